@@ -1,0 +1,112 @@
+package io.trellis.controlplane;
+
+import io.micronaut.context.annotation.Bean;
+import io.micronaut.context.annotation.Context;
+import io.micronaut.context.annotation.Factory;
+import io.trellis.controlplane.ca.CaRotationCoordinator;
+import io.trellis.controlplane.ca.MeshCertificateAuthority;
+import io.trellis.controlplane.push.GrpcServer;
+import io.trellis.controlplane.push.ServerIdentity;
+import io.trellis.controlplane.push.SnapshotPusher;
+import io.trellis.controlplane.registry.ProxyRegistry;
+import io.trellis.controlplane.resource.ResourceCodec;
+import io.trellis.controlplane.store.FileChangeLog;
+import io.trellis.controlplane.store.LogCodec;
+import io.trellis.controlplane.store.PolicyStore;
+import io.trellis.controlplane.token.AdminToken;
+import io.trellis.controlplane.token.JoinTokenAuthenticator;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/** Assembles the control plane: one place that shows what is built from what. */
+@Factory
+final class ControlPlaneFactory {
+    @Singleton
+    Clock clock() {
+        return Clock.systemUTC();
+    }
+
+    @Singleton
+    ResourceCodec resourceCodec() {
+        return new ResourceCodec();
+    }
+
+    @Singleton
+    @Bean(preDestroy = "close")
+    PolicyStore policyStore(ControlPlaneConfig config, ResourceCodec codec, Clock clock) throws IOException {
+        // The data directory holds CA keys and the admin token: owner-only from the start.
+        if (!Files.exists(config.dataDir())) {
+            Files.createDirectories(config.dataDir(),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        return new PolicyStore(new FileChangeLog(config.dataDir().resolve("store"), new LogCodec(codec),
+                config.compactAfterEntries()), clock);
+    }
+
+    @Singleton
+    MeshCertificateAuthority certificateAuthority(PolicyStore store, ControlPlaneConfig config, Clock clock) {
+        return MeshCertificateAuthority.open(store, config.dataDir(), config.caDir(), clock);
+    }
+
+    @Singleton
+    ProxyRegistry proxyRegistry() {
+        return new ProxyRegistry();
+    }
+
+    @Singleton
+    JoinTokenAuthenticator joinTokens(PolicyStore store, Clock clock) {
+        return new JoinTokenAuthenticator(store, clock);
+    }
+
+    /** Eager, so the token file exists as soon as the control plane is up. */
+    @Context
+    AdminToken adminToken(ControlPlaneConfig config) throws IOException {
+        return AdminToken.loadOrGenerate(config.effectiveAdminTokenFile());
+    }
+
+    @Singleton
+    ServerIdentity serverIdentity(MeshCertificateAuthority ca, ControlPlaneConfig config, Clock clock) {
+        return new ServerIdentity(ca, config.serverNames(), clock);
+    }
+
+    @Singleton
+    CaRotationCoordinator caRotation(MeshCertificateAuthority ca, ProxyRegistry registry, PolicyStore store, Clock clock) {
+        return new CaRotationCoordinator(ca, registry, clock, () -> store.state().meshConfig().certificateTtl());
+    }
+
+    @Singleton
+    SnapshotPusher snapshotPusher(PolicyStore store, ProxyRegistry registry, MeshCertificateAuthority ca,
+            ControlPlaneConfig config, Clock clock) {
+        return new SnapshotPusher(store, registry, ca,
+                Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "trellis-snapshot-push")),
+                config.pushDebounce(), clock);
+    }
+
+    /** Store writes from gRPC calls (fsync) run here, off the stream threads. */
+    @Singleton
+    @Named("store-writes")
+    @Bean(preDestroy = "shutdown")
+    ExecutorService storeWrites() {
+        return Executors.newFixedThreadPool(4, r -> daemon(r, "trellis-blocking"));
+    }
+
+    @Context
+    @Bean(preDestroy = "close")
+    GrpcServer grpcServer(ControlPlaneConfig config, ServerIdentity identity, MeshCertificateAuthority ca,
+            JoinTokenAuthenticator tokens, ProxyRegistry registry, SnapshotPusher pusher,
+            @Named("store-writes") ExecutorService blocking, Clock clock) throws Exception {
+        return new GrpcServer(config.grpcHost(), config.grpcPort(), identity, ca, tokens, registry, pusher, blocking, clock);
+    }
+
+    private static Thread daemon(Runnable runnable, String name) {
+        Thread thread = new Thread(runnable, name);
+        thread.setDaemon(true);
+        return thread;
+    }
+}

@@ -1,0 +1,76 @@
+package io.trellis.controlplane.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Body;
+import io.micronaut.http.annotation.Consumes;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Produces;
+import io.micronaut.http.annotation.Post;
+import io.trellis.controlplane.resource.DurationText;
+import io.trellis.controlplane.resource.InvalidResourceException;
+import io.trellis.controlplane.resource.ResourceCodec;
+import io.trellis.controlplane.resource.Validation;
+import io.trellis.controlplane.token.JoinTokenAuthenticator;
+import io.trellis.controlplane.token.MintedToken;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * {@code POST /api/v1/tokens}: mints a join token bound to one identity. Body:
+ * {@code {"namespace": "default", "serviceAccount": "web", "ttl": "1h", "singleUse": true}} (ttl default
+ * 1h, at most 30 days; singleUse default false). The token is in the response and nowhere else.
+ */
+@Produces({MediaType.APPLICATION_JSON, ApiFormat.YAML})
+@Controller("/api/v1/tokens")
+final class TokenController {
+    private static final Set<String> FIELDS = Set.of("namespace", "serviceAccount", "ttl", "singleUse");
+    private final JoinTokenAuthenticator tokens;
+    private final ResourceCodec codec;
+
+    TokenController(JoinTokenAuthenticator tokens, ResourceCodec codec) {
+        this.tokens = tokens;
+        this.codec = codec;
+    }
+
+    @Post
+    @Consumes(MediaType.APPLICATION_JSON)
+    HttpResponse<byte[]> mint(HttpRequest<?> request, @Body byte[] body) {
+        JsonNode node;
+        try {
+            node = codec.json().readTree(body);
+        } catch (IOException e) {
+            throw InvalidResourceException.of("body", "not valid JSON");
+        }
+        Validation v = new Validation();
+        if (node == null || !node.isObject()) {
+            v.error("body", "not a JSON object (expected namespace, serviceAccount, ttl, singleUse)");
+            v.throwIfInvalid();
+        }
+        node.fieldNames().forEachRemaining(f -> v.check(FIELDS.contains(f), f, "unknown field", "one of " + FIELDS));
+        String namespace = node.path("namespace").asText(null);
+        String serviceAccount = node.path("serviceAccount").asText(null);
+        v.dnsLabel(namespace, "namespace");
+        v.dnsLabel(serviceAccount, "serviceAccount");
+        Duration ttl = Duration.ofHours(1);
+        if (node.has("ttl")) {
+            try {
+                ttl = DurationText.parse(node.get("ttl").asText());
+                v.check(!ttl.isZero() && ttl.compareTo(JoinTokenAuthenticator.MAX_TTL) <= 0, "ttl",
+                        node.get("ttl").asText(), "> 0s and <= 720h");
+            } catch (IllegalArgumentException e) {
+                v.error("ttl", e.getMessage());
+            }
+        }
+        JsonNode singleUse = node.get("singleUse");
+        v.check(singleUse == null || singleUse.isBoolean(), "singleUse", singleUse, "true or false");
+        v.throwIfInvalid();
+        MintedToken minted = tokens.mint(namespace, serviceAccount, ttl, singleUse != null && singleUse.asBoolean());
+        var format = ApiFormat.ofResponse(request);
+        return ApiFormat.body(HttpResponse.status(HttpStatus.CREATED), codec.write(minted, format), format);
+    }
+}

@@ -1,0 +1,120 @@
+package io.trellis.controlplane.compile;
+
+import io.trellis.certs.Pem;
+import io.trellis.certs.TrustBundle;
+import io.trellis.controlplane.registry.ProxyInstance;
+import io.trellis.controlplane.resource.AuthorizationPolicySpec;
+import io.trellis.controlplane.resource.ExternalServiceSpec;
+import io.trellis.controlplane.resource.Kind;
+import io.trellis.controlplane.resource.Resource;
+import io.trellis.controlplane.resource.RouteSpec;
+import io.trellis.controlplane.resource.SubscriptionSpec;
+import io.trellis.controlplane.resource.TrafficPolicySpec;
+import io.trellis.controlplane.store.MeshState;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Compiles policy resources and the registry into one {@link ProxySnapshot} per proxy. A pure function
+ * of its inputs. Rules where several resources meet:
+ * <ul>
+ *   <li>a service's TrafficPolicy is the one in its namespace naming it; with several, the first by
+ *       resource name wins (later ones are ignored, as Istio does for duplicate DestinationRules);</li>
+ *   <li>Route resources for one service are concatenated in resource-name order, rules in their order;</li>
+ *   <li>the proxy enforces every AuthorizationPolicy naming its own service in its namespace;</li>
+ *   <li>an ExternalService with the name of a service that also has sidecars is ignored: the mesh wins.</li>
+ * </ul>
+ */
+public final class SnapshotCompiler {
+    private SnapshotCompiler() {
+    }
+
+    /** The snapshot for {@code proxy}. */
+    public static ProxySnapshot compile(MeshState state, List<ProxyInstance> instances, TrustBundle bundle,
+            ProxyInstance proxy) {
+        List<String> bundlePem = bundle.roots().stream().map(root -> Pem.encodeCertificates(List.of(root))).toList();
+        return new ProxySnapshot(state.meshConfig(), bundlePem, clusters(state, instances), routes(state),
+                inbound(state, proxy), subscriptions(state, proxy));
+    }
+
+    private static List<ProxySnapshot.Cluster> clusters(MeshState state, List<ProxyInstance> instances) {
+        Map<String, List<ProxyInstance>> byService = new TreeMap<>();
+        for (ProxyInstance instance : instances) {
+            byService.computeIfAbsent(instance.namespace() + "/" + instance.service(), k -> new ArrayList<>()).add(instance);
+        }
+        List<ProxySnapshot.Cluster> clusters = new ArrayList<>();
+        byService.forEach((key, members) -> {
+            ProxyInstance first = members.get(0);
+            List<ProxySnapshot.Endpoint> endpoints = members.stream()
+                    .sorted(Comparator.comparing(ProxyInstance::address).thenComparing(ProxyInstance::inboundPort))
+                    .map(i -> new ProxySnapshot.Endpoint(i.address(), i.inboundPort(), i.identity().toString(),
+                            i.labels(), 1))
+                    .toList();
+            clusters.add(new ProxySnapshot.Cluster(first.service(), first.namespace(), null, endpoints,
+                    trafficPolicy(state, first.namespace(), first.service())));
+        });
+        for (Resource resource : state.resources(Kind.EXTERNAL_SERVICE, null)) {
+            ExternalServiceSpec spec = resource.spec(ExternalServiceSpec.class);
+            String namespace = resource.key().namespace();
+            if (byService.containsKey(namespace + "/" + spec.service())) {
+                continue;
+            }
+            List<ProxySnapshot.Endpoint> endpoints = spec.endpoints().stream()
+                    .map(e -> new ProxySnapshot.Endpoint(e.address(), e.port(), null, Map.of(), 1)).toList();
+            clusters.add(new ProxySnapshot.Cluster(spec.service(), namespace, spec.tls(), endpoints,
+                    trafficPolicy(state, namespace, spec.service())));
+        }
+        clusters.sort(Comparator.comparing(ProxySnapshot.Cluster::namespace).thenComparing(ProxySnapshot.Cluster::service));
+        return clusters;
+    }
+
+    private static TrafficPolicySpec trafficPolicy(MeshState state, String namespace, String service) {
+        return forService(state, Kind.TRAFFIC_POLICY, namespace, service).stream().findFirst()
+                .map(r -> r.spec(TrafficPolicySpec.class))
+                .orElseGet(() -> TrafficPolicySpec.defaultsFor(service));
+    }
+
+    private static List<ProxySnapshot.ServiceRoutes> routes(MeshState state) {
+        Map<String, List<ProxySnapshot.NamedRule>> byService = new LinkedHashMap<>();
+        Map<String, String[]> names = new LinkedHashMap<>();
+        for (Resource resource : state.resources(Kind.ROUTE, null)) {
+            RouteSpec spec = resource.spec(RouteSpec.class);
+            String key = resource.key().namespace() + "/" + spec.service();
+            names.putIfAbsent(key, new String[] {resource.key().namespace(), spec.service()});
+            List<ProxySnapshot.NamedRule> rules = byService.computeIfAbsent(key, k -> new ArrayList<>());
+            for (int i = 0; i < spec.rules().size(); i++) {
+                rules.add(new ProxySnapshot.NamedRule(resource.metadata().name() + "/" + i, spec.rules().get(i)));
+            }
+        }
+        List<ProxySnapshot.ServiceRoutes> routes = new ArrayList<>();
+        byService.forEach((key, rules) -> routes.add(new ProxySnapshot.ServiceRoutes(names.get(key)[1], names.get(key)[0], rules)));
+        routes.sort(Comparator.comparing(ProxySnapshot.ServiceRoutes::namespace).thenComparing(ProxySnapshot.ServiceRoutes::service));
+        return routes;
+    }
+
+    private static ProxySnapshot.Inbound inbound(MeshState state, ProxyInstance proxy) {
+        List<ProxySnapshot.NamedAuthorization> authorization = forService(state, Kind.AUTHORIZATION_POLICY,
+                proxy.namespace(), proxy.service()).stream()
+                .map(r -> new ProxySnapshot.NamedAuthorization(r.metadata().name(), r.spec(AuthorizationPolicySpec.class)))
+                .toList();
+        TrafficPolicySpec.RateLimit rateLimit = trafficPolicy(state, proxy.namespace(), proxy.service()).rateLimit();
+        return new ProxySnapshot.Inbound(authorization, rateLimit);
+    }
+
+    private static List<ProxySnapshot.Subscription> subscriptions(MeshState state, ProxyInstance proxy) {
+        return forService(state, Kind.SUBSCRIPTION, proxy.namespace(), proxy.service()).stream()
+                .map(r -> new ProxySnapshot.Subscription(r.metadata().name(), r.spec(SubscriptionSpec.class)))
+                .toList();
+    }
+
+    /** Resources of {@code kind} in {@code namespace} whose spec names {@code service}, by resource name. */
+    private static List<Resource> forService(MeshState state, Kind kind, String namespace, String service) {
+        return state.resources(kind, namespace).stream()
+                .filter(r -> service.equals(r.spec().service()))
+                .toList();
+    }
+}

@@ -1,0 +1,120 @@
+package io.trellis.controlplane.registry;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The built-in service registry: every sidecar with an open Connect stream, and what the control
+ * plane has sent it and heard back. Membership changes notify listeners (the snapshot pusher).
+ * Thread-safe; each {@link Registration} is updated only by its own stream.
+ */
+public final class ProxyRegistry {
+    private final Map<String, Registration> byNode = new ConcurrentHashMap<>();
+    private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
+
+    /** One proxy's entry; handed to its stream, which reports sends, ACKs and NACKs through it. */
+    public final class Registration {
+        private final ProxyInstance instance;
+        private final Map<Long, List<String>> rootsByVersion = new HashMap<>();
+        private long lastSent;
+        private long lastAcked;
+        private long lastNackVersion = -1;
+        private String lastNackError;
+        private List<String> ackedRoots = List.of();
+
+        private Registration(ProxyInstance instance) {
+            this.instance = instance;
+        }
+
+        /** The instance. */
+        public ProxyInstance instance() {
+            return instance;
+        }
+
+        /** Records that snapshot {@code version}, trusting {@code roots}, was sent. */
+        public synchronized void sent(long version, List<String> roots) {
+            lastSent = version;
+            rootsByVersion.put(version, List.copyOf(roots));
+        }
+
+        /** Records an ACK. Versions never sent are ignored. */
+        public synchronized boolean acked(long version) {
+            List<String> roots = rootsByVersion.get(version);
+            if (roots == null) {
+                return false;
+            }
+            lastAcked = Math.max(lastAcked, version);
+            ackedRoots = roots;
+            rootsByVersion.keySet().removeIf(v -> v <= version);
+            return true;
+        }
+
+        /** Records a NACK and its reason. Versions never sent are ignored. */
+        public synchronized boolean nacked(long version, String error) {
+            if (!rootsByVersion.containsKey(version)) {
+                return false;
+            }
+            lastNackVersion = version;
+            lastNackError = error;
+            rootsByVersion.remove(version);
+            return true;
+        }
+
+        /** The last version sent (0 = none). */
+        public synchronized long lastSent() {
+            return lastSent;
+        }
+
+        synchronized ProxyStatus status() {
+            SyncState state = lastNackVersion == lastSent ? SyncState.NACKED
+                    : lastAcked == lastSent ? SyncState.SYNCED : SyncState.STALE;
+            return new ProxyStatus(instance, lastSent, lastAcked, lastNackError, state, ackedRoots);
+        }
+    }
+
+    /** Registers a connected proxy, replacing an older stream of the same node. */
+    public Registration register(ProxyInstance instance) {
+        Registration registration = new Registration(instance);
+        byNode.put(instance.nodeId(), registration);
+        membershipListeners.forEach(Runnable::run);
+        return registration;
+    }
+
+    /** Removes the proxy if {@code registration} is still its current entry. */
+    public void deregister(Registration registration) {
+        if (byNode.remove(registration.instance().nodeId(), registration)) {
+            membershipListeners.forEach(Runnable::run);
+        }
+    }
+
+    /** Every registered proxy's entry. */
+    public List<Registration> registrations() {
+        return new ArrayList<>(byNode.values());
+    }
+
+    /** Every connected instance, ordered by namespace, service and node. */
+    public List<ProxyInstance> instances() {
+        return byNode.values().stream().map(Registration::instance)
+                .sorted(Comparator.comparing(ProxyInstance::namespace).thenComparing(ProxyInstance::service)
+                        .thenComparing(ProxyInstance::nodeId))
+                .toList();
+    }
+
+    /** Every proxy's status, ordered like {@link #instances()}. */
+    public List<ProxyStatus> statuses() {
+        return byNode.values().stream().map(Registration::status)
+                .sorted(Comparator.comparing((ProxyStatus s) -> s.instance().namespace())
+                        .thenComparing(s -> s.instance().service()).thenComparing(s -> s.instance().nodeId()))
+                .toList();
+    }
+
+    /** Calls {@code listener} whenever a proxy joins or leaves. */
+    public void onMembershipChange(Runnable listener) {
+        membershipListeners.add(listener);
+    }
+}

@@ -1,0 +1,284 @@
+package io.trellis.controlplane.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.MutableHttpRequest;
+import io.micronaut.http.client.HttpClient;
+import io.micronaut.http.client.annotation.Client;
+import io.micronaut.http.client.exceptions.HttpClientResponseException;
+import io.micronaut.test.extensions.junit5.annotation.MicronautTest;
+import io.micronaut.test.support.TestPropertyProvider;
+import io.trellis.certs.OwnerOnlyFiles;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+@MicronautTest
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ResourceApiTest implements TestPropertyProvider {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private Path dataDir;
+
+    @Inject
+    @Client("/")
+    HttpClient http;
+
+    @Override
+    public Map<String, String> getProperties() {
+        try {
+            dataDir = Files.createTempDirectory("trellis-api");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return Map.of("micronaut.server.port", "-1", "trellis.grpc-port", "0", "trellis.grpc-host", "127.0.0.1",
+                "trellis.data-dir", dataDir.resolve("data").toString());
+    }
+
+    private String adminToken() throws IOException {
+        return Files.readString(dataDir.resolve("data/admin-token")).strip();
+    }
+
+    private <T> MutableHttpRequest<T> admin(MutableHttpRequest<T> request) throws IOException {
+        return request.bearerAuth(adminToken());
+    }
+
+    private JsonNode exchange(MutableHttpRequest<?> request) {
+        return readJson(http.toBlocking().exchange(request, String.class));
+    }
+
+    private static JsonNode readJson(HttpResponse<String> response) {
+        try {
+            return JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private HttpClientResponseException failure(MutableHttpRequest<?> request) {
+        try {
+            http.toBlocking().exchange(request, String.class);
+        } catch (HttpClientResponseException e) {
+            return e;
+        }
+        throw new AssertionError("expected an error response for " + request.getPath());
+    }
+
+    private static JsonNode body(HttpClientResponseException e) {
+        try {
+            return JSON.readTree(e.getResponse().getBody(String.class).orElseThrow());
+        } catch (IOException ex) {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    private static final String ROUTE_YAML = """
+            kind: Route
+            metadata: {name: inventory-canary, namespace: default}
+            spec:
+              service: inventory
+              rules:
+                - match: {headers: {x-api-version: {exact: v2}}}
+                  backends: [{subset: {version: v2}, weight: 100}]
+                - match: {path: {prefix: /}}
+                  backends: [{subset: {version: v1}, weight: 90}, {subset: {version: v2}, weight: 10}]
+                  timeout: 2s
+            """;
+
+    @Test
+    void adminTokenFileIsOwnerOnly() throws IOException {
+        assertThat(OwnerOnlyFiles.isGroupOrWorldAccessible(dataDir.resolve("data/admin-token"))).isFalse();
+        assertThat(adminToken()).hasSizeGreaterThanOrEqualTo(32);
+    }
+
+    @Test
+    void createsReadsUpdatesAndDeletesAResourceInYamlAndJson() throws IOException {
+        HttpResponse<String> created = http.toBlocking().exchange(admin(HttpRequest
+                .PUT("/api/v1/routes/default/inventory-canary", ROUTE_YAML).contentType(ApiFormat.YAML)), String.class);
+        assertThat(created.getStatus().getCode()).isEqualTo(HttpStatus.CREATED.getCode());
+        JsonNode route = readJson(created);
+        String version = route.at("/metadata/resourceVersion").asText();
+        assertThat(route.at("/spec/rules/1/timeout").asText()).isEqualTo("2s");
+        assertThat(route.at("/spec/rules/0/match/path/prefix").asText()).as("default match").isEqualTo("/");
+
+        JsonNode read = exchange(HttpRequest.GET("/api/v1/routes/default/inventory-canary"));
+        assertThat(read.toString()).isEqualTo(route.toString());
+        String asYaml = http.toBlocking().retrieve(HttpRequest.GET("/api/v1/routes/default/inventory-canary")
+                .accept(ApiFormat.YAML));
+        assertThat(asYaml).contains("kind: Route").contains("timeout: 2s");
+
+        String updated = ROUTE_YAML.replace("timeout: 2s", "timeout: 3s")
+                .replace("namespace: default}", "namespace: default, resourceVersion: \"" + version + "\"}");
+        JsonNode afterUpdate = exchange(admin(HttpRequest.PUT("/api/v1/routes/default/inventory-canary", updated)
+                .contentType(ApiFormat.YAML)));
+        assertThat(afterUpdate.at("/spec/rules/1/timeout").asText()).isEqualTo("3s");
+        assertThat(Long.parseLong(afterUpdate.at("/metadata/resourceVersion").asText())).isGreaterThan(Long.parseLong(version));
+        assertThat(afterUpdate.at("/metadata/creationTimestamp").asText()).isEqualTo(route.at("/metadata/creationTimestamp").asText());
+
+        assertThat(exchange(HttpRequest.GET("/api/v1/routes/default")).get("items").size()).isEqualTo(1);
+        assertThat(exchange(HttpRequest.GET("/api/v1/routes")).get("items").size()).isEqualTo(1);
+
+        exchange(admin(HttpRequest.DELETE("/api/v1/routes/default/inventory-canary")));
+        assertThat(failure(HttpRequest.GET("/api/v1/routes/default/inventory-canary")).getStatus().getCode())
+                .isEqualTo(HttpStatus.NOT_FOUND.getCode());
+    }
+
+    @Test
+    void meshConfigIsClusterScopedAndDefaulted() throws IOException {
+        JsonNode config = exchange(admin(HttpRequest.PUT("/api/v1/meshconfigs/default",
+                "{\"kind\":\"MeshConfig\",\"metadata\":{\"name\":\"default\"},\"spec\":{\"mtls\":\"PERMISSIVE\"}}")
+                .contentType(MediaType.APPLICATION_JSON)));
+        assertThat(config.at("/spec/trustDomain").asText()).isEqualTo("cluster.local");
+        assertThat(config.at("/spec/certificateTtl").asText()).isEqualTo("24h");
+        assertThat(config.at("/spec/mtls").asText()).isEqualTo("PERMISSIVE");
+        assertThat(exchange(HttpRequest.GET("/api/v1/meshconfigs/default")).at("/spec/mtls").asText()).isEqualTo("PERMISSIVE");
+
+        HttpClientResponseException wrongName = failure(admin(HttpRequest.PUT("/api/v1/meshconfigs/other",
+                "{\"kind\":\"MeshConfig\",\"metadata\":{\"name\":\"other\"},\"spec\":{}}").contentType(MediaType.APPLICATION_JSON)));
+        assertThat(wrongName.getStatus().getCode()).isEqualTo(HttpStatus.BAD_REQUEST.getCode());
+        assertThat(body(wrongName).at("/fields/0/field").asText()).isEqualTo("metadata.name");
+    }
+
+    @Test
+    void validationNamesEveryBadFieldAndChangesNothing() throws IOException {
+        String bad = """
+                kind: TrafficPolicy
+                metadata: {name: inventory, namespace: default}
+                spec:
+                  service: inventory
+                  retries: {attempts: -1, backoff: {base: 100ms, max: 10ms}}
+                  circuitBreaker: {failureRatio: 1.5}
+                  loadBalancer: FASTEST
+                """;
+        HttpClientResponseException e = failure(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/inventory", bad)
+                .contentType(ApiFormat.YAML)));
+        assertThat(e.getStatus().getCode()).isEqualTo(HttpStatus.BAD_REQUEST.getCode());
+        assertThat(body(e).at("/fields/0/message").asText()).contains("FASTEST").contains("LEAST_REQUEST");
+
+        String badValues = bad.replace("  loadBalancer: FASTEST\n", "");
+        JsonNode errors = body(failure(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/inventory", badValues)
+                .contentType(ApiFormat.YAML))));
+        assertThat(errors.get("message").asText())
+                .contains("spec.retries.attempts: -1 (expected >= 0 and <= 10)")
+                .contains("spec.retries.backoff.max: 10ms (expected >= base (100ms))")
+                .contains("spec.circuitBreaker.failureRatio: 1.5 (expected > 0 and <= 1)");
+
+        JsonNode unknown = body(failure(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/inventory",
+                "kind: TrafficPolicy\nmetadata: {name: inventory}\nspec: {service: inventory, retrys: {}}")
+                .contentType(ApiFormat.YAML))));
+        assertThat(unknown.at("/fields/0/field").asText()).isEqualTo("spec.retrys");
+        assertThat(unknown.at("/fields/0/message").asText()).startsWith("unknown field");
+
+        assertThat(failure(HttpRequest.GET("/api/v1/trafficpolicies/default/inventory")).getStatus().getCode())
+                .isEqualTo(HttpStatus.NOT_FOUND.getCode());
+    }
+
+    @Test
+    void staleResourceVersionGetsConflictAndLeavesTheCurrentOne() throws IOException {
+        String policy = "kind: TrafficPolicy\nmetadata: {name: orders, namespace: default%s}\nspec: {service: orders}";
+        JsonNode first = exchange(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/orders", policy.formatted(""))
+                .contentType(ApiFormat.YAML)));
+        String v1 = first.at("/metadata/resourceVersion").asText();
+        exchange(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/orders",
+                policy.formatted(", resourceVersion: \"" + v1 + "\"")).contentType(ApiFormat.YAML)));
+
+        HttpClientResponseException stale = failure(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/orders",
+                policy.formatted(", resourceVersion: \"" + v1 + "\"").replace("service: orders}",
+                        "service: orders, loadBalancer: RANDOM}")).contentType(ApiFormat.YAML)));
+        assertThat(stale.getStatus().getCode()).isEqualTo(HttpStatus.CONFLICT.getCode());
+        assertThat(body(stale).get("message").asText()).contains("resourceVersion " + v1 + " is stale");
+        assertThat(exchange(HttpRequest.GET("/api/v1/trafficpolicies/default/orders")).at("/spec/loadBalancer").asText())
+                .isEqualTo("LEAST_REQUEST");
+
+        assertThat(failure(admin(HttpRequest.DELETE("/api/v1/trafficpolicies/default/orders?resourceVersion=" + v1)))
+                .getStatus().getCode()).isEqualTo(HttpStatus.CONFLICT.getCode());
+    }
+
+    @Test
+    void mutationsRequireTheAdminToken() {
+        String doc = "kind: Route\nmetadata: {name: r}\nspec: {service: s, rules: [{}]}";
+        HttpClientResponseException none = failure(HttpRequest.PUT("/api/v1/routes/default/r", doc).contentType(ApiFormat.YAML));
+        assertThat(none.getStatus().getCode()).isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
+        assertThat(none.getResponse().getHeaders().get("WWW-Authenticate")).startsWith("Bearer");
+
+        HttpClientResponseException wrong = failure(HttpRequest.PUT("/api/v1/routes/default/r", doc)
+                .contentType(ApiFormat.YAML).bearerAuth("not-the-token-at-all"));
+        assertThat(wrong.getStatus().getCode()).isEqualTo(HttpStatus.FORBIDDEN.getCode());
+        assertThat(failure(HttpRequest.POST("/api/v1/tokens", "{}").contentType(MediaType.APPLICATION_JSON)).getStatus().getCode())
+                .isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
+        assertThat(failure(HttpRequest.POST("/api/v1/ca/rotate", "")).getStatus().getCode()).isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
+        assertThat(failure(HttpRequest.GET("/api/v1/routes/default/r")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+    }
+
+    @Test
+    void applyTakesMultiDocumentYamlAllOrNothing() throws IOException {
+        String docs = """
+                kind: ExternalService
+                metadata: {name: payments, namespace: shop}
+                spec: {service: payments-legacy, endpoints: [{address: 127.0.0.1, port: 8443}]}
+                ---
+                kind: Subscription
+                metadata: {name: notifications-orders, namespace: shop}
+                spec: {service: notifications, topics: [orders], path: /events}
+                """;
+        JsonNode applied = exchange(admin(HttpRequest.POST("/api/v1/apply", docs).contentType(ApiFormat.YAML)));
+        assertThat(applied.get("items").size()).isEqualTo(2);
+        assertThat(applied.at("/items/0/spec/tls/mode").asText()).isEqualTo("SIMPLE");
+        assertThat(applied.at("/items/1/spec/consumerGroup").asText()).isEqualTo("notifications");
+        assertThat(applied.at("/items/1/spec/maxInFlight").asInt()).isEqualTo(16);
+
+        String oneBad = docs.replace("name: notifications-orders", "name: second").replace("topics: [orders]", "topics: [\"bad topic\"]")
+                + "---\nkind: Route\nmetadata: {name: fresh, namespace: shop}\nspec: {service: x, rules: [{}]}\n";
+        JsonNode errors = body(failure(admin(HttpRequest.POST("/api/v1/apply", oneBad).contentType(ApiFormat.YAML))));
+        assertThat(errors.at("/fields/0/field").asText()).isEqualTo("documents[1].spec.topics[0]");
+        assertThat(failure(HttpRequest.GET("/api/v1/routes/shop/fresh")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+        assertThat(failure(HttpRequest.GET("/api/v1/subscriptions/shop/second")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+
+        JsonNode services = exchange(HttpRequest.GET("/api/v1/services"));
+        assertThat(services.get("items").toString()).contains("payments-legacy");
+    }
+
+    @Test
+    void oversizedBodyIsRefusedWith413() throws IOException {
+        String huge = "kind: Route\nmetadata: {name: big}\nspec: {service: s, rules: [{}]}\n#" + "x".repeat(2 << 20);
+        HttpClientResponseException e = failure(admin(HttpRequest.PUT("/api/v1/routes/default/big", huge)
+                .contentType(ApiFormat.YAML)));
+        assertThat(e.getStatus().getCode()).isEqualTo(HttpStatus.REQUEST_ENTITY_TOO_LARGE.getCode());
+    }
+
+    @Test
+    void mintsJoinTokensWithValidation() throws IOException {
+        JsonNode minted = exchange(admin(HttpRequest.POST("/api/v1/tokens",
+                "{\"namespace\":\"default\",\"serviceAccount\":\"web\",\"ttl\":\"10m\",\"singleUse\":true}")
+                .contentType(MediaType.APPLICATION_JSON)));
+        assertThat(minted.get("token").asText()).startsWith("trellis-jt.");
+        assertThat(minted.get("identity").asText()).isEqualTo("spiffe://cluster.local/ns/default/sa/web");
+
+        JsonNode bad = body(failure(admin(HttpRequest.POST("/api/v1/tokens",
+                "{\"namespace\":\"Default\",\"serviceAccount\":\"web\",\"ttl\":\"9999h\"}").contentType(MediaType.APPLICATION_JSON))));
+        assertThat(bad.get("message").asText()).contains("namespace: 'Default'").contains("ttl: '9999h'");
+        assertThat(http.toBlocking().retrieve("/api/v1/ca/bundle")).startsWith("-----BEGIN CERTIFICATE-----");
+    }
+
+    @Test
+    void servesTheOpenApiDocumentCoveringEveryPath() {
+        String openapi = http.toBlocking().retrieve("/openapi.yml");
+        assertThat(openapi).startsWith("openapi: 3");
+        for (String path : new String[] {"/api/v1/{plural}", "/api/v1/{plural}/{namespace}/{name}", "/api/v1/apply",
+                "/api/v1/services", "/api/v1/proxies", "/api/v1/certificates", "/api/v1/tokens", "/api/v1/ca/bundle",
+                "/api/v1/ca/rotate", "/api/v1/meshconfigs/default"}) {
+            assertThat(openapi).as(path).contains("  " + path + ":");
+        }
+        assertThatThrownBy(() -> http.toBlocking().retrieve("/api/v1/nonsense")).isInstanceOf(HttpClientResponseException.class);
+    }
+}

@@ -271,6 +271,28 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
+    void caRotationTrustsTheNewRootThenSwitchesSigningWhenNoProxyLagsBehind() throws Exception {
+        String before = http.toBlocking().retrieve("/api/v1/ca/bundle");
+        JsonNode started = exchange(admin(HttpRequest.POST("/api/v1/ca/rotate", "")));
+        assertThat(started.get("phase").asText()).isEqualTo("TRUSTING_NEW_ROOT");
+        String pending = started.get("pending").asText();
+        assertThat(http.toBlocking().retrieve("/api/v1/ca/bundle")).startsWith(before.strip()).hasSizeGreaterThan(before.length());
+        assertThat(failure(admin(HttpRequest.POST("/api/v1/ca/rotate", ""))).getStatus().getCode())
+                .isEqualTo(HttpStatus.CONFLICT.getCode());
+
+        // No proxy is connected, so nobody has to ACK the new bundle: the next maintenance tick switches.
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        JsonNode state = exchange(HttpRequest.GET("/api/v1/ca"));
+        while (!state.get("phase").asText().equals("RETIRING_OLD_ROOT") && System.nanoTime() < deadline) {
+            java.util.concurrent.TimeUnit.MILLISECONDS.sleep(50);
+            state = exchange(HttpRequest.GET("/api/v1/ca"));
+        }
+        assertThat(state.get("signing").asText()).isEqualTo(pending);
+        assertThat(state.get("trusted").size()).isEqualTo(2);
+        assertThat(state.get("retireAfter").asText()).isNotEmpty();
+    }
+
+    @Test
     void servesTheOpenApiDocumentCoveringEveryPath() {
         String openapi = http.toBlocking().retrieve("/openapi.yml");
         assertThat(openapi).startsWith("openapi: 3");

@@ -100,12 +100,7 @@ public final class MeshCertificateAuthority {
         return CaFiles.rootId(root);
     }
 
-    /** The ids of the roots in {@link #trustBundle()}, as proxies report them back in ACKs. */
-    public List<String> trustedRootIds() {
-        return trustBundle().roots().stream().map(CaFiles::rootId).toList();
-    }
-
-    /** The id, in {@link #trustedRootIds()} terms, of the root being rotated in; null when not rotating. */
+    /** The fingerprint id ({@link #rootId}) of the root being rotated in; null when not rotating. */
     public String pendingRootFingerprint() {
         CaState state = state();
         return state.pending() == null ? null : CaFiles.rootId(load(state.pending()).root());

@@ -42,7 +42,8 @@ public final class SnapshotPusher implements AutoCloseable {
     private final AtomicLong versions;
     private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
     private ScheduledFuture<?> pending;
-    private long lastPolicyRevision = -1;
+    // Written by the push thread, read by committing threads.
+    private volatile long lastPolicyRevision = -1;
 
     /** Creates the pusher and subscribes it to store commits and registry changes. */
     public SnapshotPusher(PolicyStore store, ProxyRegistry registry, MeshCertificateAuthority ca,

@@ -1,6 +1,5 @@
 package io.trellis.controlplane.registry;
 
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -90,11 +89,6 @@ public final class ProxyRegistry {
         if (byNode.remove(registration.instance().nodeId(), registration)) {
             membershipListeners.forEach(Runnable::run);
         }
-    }
-
-    /** Every registered proxy's entry. */
-    public List<Registration> registrations() {
-        return new ArrayList<>(byNode.values());
     }
 
     /** Every connected instance, ordered by namespace, service and node. */

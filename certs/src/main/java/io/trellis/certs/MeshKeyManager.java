@@ -27,15 +27,28 @@ public final class MeshKeyManager extends X509ExtendedKeyManager {
         this.current = entry(initial);
     }
 
+    /**
+     * A key manager with no certificate yet: handshakes that need one fail until the first
+     * {@link #update}. Lets a process bind its TLS listeners before its identity is issued.
+     */
+    public static MeshKeyManager awaitingFirstCertificate() {
+        return new MeshKeyManager();
+    }
+
+    private MeshKeyManager() {
+        this.current = null;
+    }
+
     /** Presents {@code next} on every later handshake. */
     public synchronized void update(KeyMaterial next) {
         previous = current;
         current = entry(next);
     }
 
-    /** The material new handshakes use. */
+    /** The material new handshakes use, or null before the first certificate. */
     public KeyMaterial current() {
-        return current.material();
+        Entry now = current;
+        return now == null ? null : now.material();
     }
 
     private static Entry entry(KeyMaterial material) {
@@ -45,7 +58,7 @@ public final class MeshKeyManager extends X509ExtendedKeyManager {
 
     private KeyMaterial lookup(String alias) {
         Entry now = current;
-        if (now.alias().equals(alias)) {
+        if (now != null && now.alias().equals(alias)) {
             return now.material();
         }
         Entry before = previous;
@@ -54,6 +67,9 @@ public final class MeshKeyManager extends X509ExtendedKeyManager {
 
     private String aliasFor(String... keyTypes) {
         Entry now = current;
+        if (now == null) {
+            return null;
+        }
         String algorithm = now.material().privateKey().getAlgorithm();
         return keyTypes == null || Arrays.stream(keyTypes).anyMatch(t -> t != null && t.startsWith(algorithm))
                 ? now.alias() : null;

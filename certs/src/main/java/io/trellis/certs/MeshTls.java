@@ -4,6 +4,7 @@ import java.security.GeneralSecurityException;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /** Builds TLS contexts for mesh mTLS from a {@link MeshKeyManager} and a {@link MeshTrustManager}. */
 public final class MeshTls {
@@ -14,7 +15,7 @@ public final class MeshTls {
     }
 
     /** A TLS context presenting {@code keys} (may be null for a client without a certificate). */
-    public static SSLContext context(MeshKeyManager keys, MeshTrustManager trust) {
+    public static SSLContext context(MeshKeyManager keys, X509ExtendedTrustManager trust) {
         try {
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(keys == null ? null : new KeyManager[] {keys}, new TrustManager[] {trust}, null);

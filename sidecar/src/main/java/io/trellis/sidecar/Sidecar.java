@@ -1,0 +1,272 @@
+package io.trellis.sidecar;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.trellis.certs.KeyMaterial;
+import io.trellis.certs.Pem;
+import io.trellis.certs.PeerCertificateVerifier;
+import io.trellis.certs.SpiffeId;
+import io.trellis.certs.TrustBundle;
+import io.trellis.mesh.v1.Hello;
+import io.trellis.mesh.v1.Snapshot;
+import io.trellis.sidecar.admin.AdminServer;
+import io.trellis.sidecar.admin.Readiness;
+import io.trellis.sidecar.api.LocalApiServer;
+import io.trellis.sidecar.config.Backoff;
+import io.trellis.sidecar.config.ControlPlaneSession;
+import io.trellis.sidecar.config.InvalidSnapshotException;
+import io.trellis.sidecar.config.RoutingTableRef;
+import io.trellis.sidecar.config.SnapshotTranslator;
+import io.trellis.sidecar.identity.ControlPlaneChannel;
+import io.trellis.sidecar.identity.IdentityRotator;
+import io.trellis.sidecar.identity.StateDirectory;
+import io.trellis.sidecar.identity.WorkloadIdentity;
+import io.trellis.sidecar.inbound.InboundPipeline;
+import io.trellis.sidecar.inbound.InboundServer;
+import io.trellis.sidecar.lifecycle.Drainer;
+import io.trellis.sidecar.outbound.OutboundPipeline;
+import io.trellis.sidecar.outbound.OutboundServer;
+import io.trellis.sidecar.telemetry.ProxyMetrics;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running sidecar: assembles identity, config, the two pipelines and the listeners, in this order:
+ * state from the state directory (key, certificate and last snapshot, so it serves even while the control
+ * plane is down), listeners, then the actors that keep identity and config current. {@link #close} drains
+ * like SIGTERM does.
+ */
+public final class Sidecar implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
+    private static final Duration BIND_TIMEOUT = Duration.ofSeconds(30);
+
+    private final ActorSystem<Void> system;
+    private final InboundServer inbound;
+    private final OutboundServer outbound;
+    private final AdminServer admin;
+    private final LocalApiServer api;
+    private final WorkloadIdentity identity;
+    private final Readiness readiness;
+
+    private Sidecar(ActorSystem<Void> system, InboundServer inbound, OutboundServer outbound, AdminServer admin,
+            LocalApiServer api, WorkloadIdentity identity, Readiness readiness) {
+        this.system = system;
+        this.inbound = inbound;
+        this.outbound = outbound;
+        this.admin = admin;
+        this.api = api;
+        this.identity = identity;
+        this.readiness = readiness;
+    }
+
+    /** Starts a sidecar; returns once every listener is bound. */
+    public static Sidecar start(SidecarConfig config, Clock clock) throws IOException, GeneralSecurityException {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "trellis-sidecar", pekkoConfig(config));
+        try {
+            return assemble(system, config, clock);
+        } catch (IOException | GeneralSecurityException | RuntimeException e) {
+            system.terminate();
+            throw e;
+        }
+    }
+
+    private static Sidecar assemble(ActorSystem<Void> system, SidecarConfig config, Clock clock)
+            throws IOException, GeneralSecurityException {
+        SpiffeId self = config.identity();
+        ProxyMetrics metrics = new ProxyMetrics();
+        StateDirectory state = new StateDirectory(config.stateDir());
+        WorkloadIdentity identity = new WorkloadIdentity(self, initialTrustBundle(config, state), clock, metrics);
+        restoreIdentity(state, identity, clock);
+        RoutingTableRef tables = new RoutingTableRef();
+        SnapshotTranslator translator = new SnapshotTranslator(self);
+        restoreSnapshot(state, translator, tables, identity, metrics);
+        Readiness readiness = new Readiness(identity, tables);
+
+        OutboundPipeline outboundPipeline = new OutboundPipeline(system, identity, tables, metrics, config.namespace());
+        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, config.service(),
+                config.appPort(), config.appProtocol());
+        InboundServer inbound = await(InboundServer.bind(system, identity, inboundPipeline, config.bindAddress(),
+                config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
+        OutboundServer outbound = await(OutboundServer.bind(system, outboundPipeline, config.outboundPort(),
+                config.declaredUpstreams()), "outbound listeners on 127.0.0.1");
+        AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
+                "admin listener on " + config.adminAddress() + ":" + config.adminPort());
+        LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, config.apiPort()),
+                "API listener on 127.0.0.1:" + config.apiPort());
+
+        ExecutorService blocking = Executors.newFixedThreadPool(2, runnable -> {
+            Thread thread = new Thread(runnable, "trellis-sidecar-io");
+            thread.setDaemon(true);
+            return thread;
+        });
+        Drainer.register(system, readiness, inbound, outbound, config.drainTimeout(), () -> {
+            outboundPipeline.close();
+            inboundPipeline.close();
+            blocking.shutdown();
+            return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture());
+        });
+
+        ControlPlaneChannel channel = new ControlPlaneChannel(config.controlPlaneHost(), config.controlPlanePort(), identity,
+                clock, system);
+        Backoff backoff = new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30), () -> ThreadLocalRandom.current().nextDouble());
+        Hello hello = Hello.newBuilder()
+                .setNodeId(config.service() + "-" + UUID.randomUUID().toString().substring(0, 8))
+                .setService(config.service())
+                .setNamespace(config.namespace())
+                .setAddress(advertisedAddress(config.bindAddress()))
+                .setInboundPort(inbound.port())
+                .putAllLabels(config.labelMap())
+                .setProxyVersion(Sidecar.class.getPackage().getImplementationVersion() == null ? "dev"
+                        : Sidecar.class.getPackage().getImplementationVersion())
+                .build();
+        system.systemActorOf(Guardian.create(
+                issued -> IdentityRotator.create(identity, state, channel, config.tokenFile(), clock, backoff, blocking, issued),
+                () -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
+                "guardian", Props.empty());
+        LOG.info("sidecar for {} up: inbound {}:{}, outbound 127.0.0.1:{}, admin {}:{}, api 127.0.0.1:{}", self,
+                config.bindAddress(), inbound.port(), outbound.port(), config.adminAddress(), admin.port(), api.port());
+        return new Sidecar(system, inbound, outbound, admin, api, identity, readiness);
+    }
+
+    /** The inbound (mTLS) port. */
+    public int inboundPort() {
+        return inbound.port();
+    }
+
+    /** The main outbound port. */
+    public int outboundPort() {
+        return outbound.port();
+    }
+
+    /** The port of the listener declared with {@code --upstream service=PORT}. */
+    public int upstreamPort(String service) {
+        return outbound.upstreamPort(service);
+    }
+
+    /** The admin port. */
+    public int adminPort() {
+        return admin.port();
+    }
+
+    /** The local API port. */
+    public int apiPort() {
+        return api.port();
+    }
+
+    /** Whether the sidecar is ready for traffic. */
+    public boolean isReady() {
+        return readiness.notReadyReason().isEmpty();
+    }
+
+    /** The identity as the TLS layers see it. */
+    public WorkloadIdentity identity() {
+        return identity;
+    }
+
+    /** Completes when the sidecar has shut down (after SIGTERM, {@code POST /shutdown} or {@link #close}). */
+    public CompletableFuture<Void> whenTerminated() {
+        return system.getWhenTerminated().toCompletableFuture().thenApply(done -> null);
+    }
+
+    /** Drains and stops, as on SIGTERM; returns when done. */
+    @Override
+    public void close() {
+        CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+        whenTerminated().orTimeout(2, TimeUnit.MINUTES).join();
+    }
+
+    private static Config pekkoConfig(SidecarConfig config) {
+        long phaseMillis = config.drainTimeout().toMillis() + 5_000;
+        return ConfigFactory.parseString(
+                        "pekko.coordinated-shutdown.phases.service-requests-done.timeout = " + phaseMillis + "ms")
+                .withFallback(ConfigFactory.parseResources(Sidecar.class.getClassLoader(), "trellis-sidecar.conf"))
+                .withFallback(ConfigFactory.load(Sidecar.class.getClassLoader()));
+    }
+
+    /** The roots from --ca-bundle plus any saved from an earlier run (a CA rotation may have added some). */
+    private static TrustBundle initialTrustBundle(SidecarConfig config, StateDirectory state) throws IOException {
+        List<X509Certificate> roots = new ArrayList<>();
+        try {
+            roots.addAll(Pem.decodeCertificates(Files.readString(config.caBundle())));
+            Optional<String> saved = state.loadTrustBundle();
+            if (saved.isPresent()) {
+                roots.addAll(Pem.decodeCertificates(saved.get()));
+            }
+        } catch (java.security.cert.CertificateException e) {
+            throw new IllegalArgumentException("--ca-bundle " + config.caBundle() + ": not PEM certificates (" + e.getMessage() + ")", e);
+        }
+        return new TrustBundle(config.trustDomain(), roots);
+    }
+
+    /** Installs the saved key and certificate when they are still valid for this identity. */
+    private static void restoreIdentity(StateDirectory state, WorkloadIdentity identity, Clock clock) throws IOException {
+        Optional<KeyMaterial> saved = state.loadIdentity();
+        if (saved.isEmpty()) {
+            return;
+        }
+        try {
+            SpiffeId id = PeerCertificateVerifier.verify(saved.get().chain(), identity.trustBundle(),
+                    PeerCertificateVerifier.PeerRole.CLIENT, clock.instant());
+            if (id.equals(identity.id())) {
+                identity.install(saved.get());
+                LOG.info("reusing the saved certificate for {} (expires {})", id, saved.get().notAfter());
+            }
+        } catch (java.security.cert.CertificateException e) {
+            LOG.info("the saved certificate cannot be reused ({}); enrolling again", e.getMessage());
+        }
+    }
+
+    /** Applies the last accepted snapshot, so the sidecar serves before (or without) the control plane. */
+    private static void restoreSnapshot(StateDirectory state, SnapshotTranslator translator, RoutingTableRef tables,
+            WorkloadIdentity identity, ProxyMetrics metrics) throws IOException {
+        Optional<byte[]> saved = state.loadSnapshot();
+        if (saved.isEmpty()) {
+            return;
+        }
+        try {
+            var table = translator.translate(Snapshot.parseFrom(saved.get()));
+            identity.updateTrustBundle(table.trustBundle());
+            tables.publish(table);
+            metrics.configApplied(table.version());
+            LOG.info("serving the saved snapshot {} until the control plane answers", table.version());
+        } catch (InvalidSnapshotException | com.google.protobuf.InvalidProtocolBufferException e) {
+            LOG.warn("ignoring the saved snapshot: {}", e.getMessage());
+        }
+    }
+
+    private static String advertisedAddress(String bindAddress) throws IOException {
+        return bindAddress.equals("0.0.0.0") || bindAddress.equals("::") ? InetAddress.getLocalHost().getHostAddress() : bindAddress;
+    }
+
+    private static <T> T await(java.util.concurrent.CompletionStage<T> stage, String what) throws IOException {
+        try {
+            return stage.toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while binding the " + what, e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new IOException("cannot bind the " + what + ": " + cause.getMessage(), cause);
+        }
+    }
+}

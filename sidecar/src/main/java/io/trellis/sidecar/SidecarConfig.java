@@ -1,0 +1,168 @@
+package io.trellis.sidecar;
+
+import io.micronaut.context.annotation.ConfigurationProperties;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.core.bind.annotation.Bindable;
+import io.trellis.certs.SpiffeId;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The sidecar's own settings ({@code trellis.sidecar.*}), bound once at start and validated here: a bad
+ * flag stops the process with a message naming it. Immutable.
+ *
+ * @param service the app's service name (what other apps call it by)
+ * @param namespace the service's namespace
+ * @param serviceAccount the identity's service-account segment; defaults to the service name
+ * @param trustDomain the mesh trust domain the control plane's certificate is checked against
+ * @param appPort the local app's port on 127.0.0.1, where inbound requests are forwarded
+ * @param appProtocol how to speak to the app: {@code auto} (gRPC over h2c, the rest HTTP/1.1),
+ *     {@code http1} or {@code h2c}
+ * @param tokenFile the join token used to obtain the first certificate
+ * @param caBundle PEM roots that the control plane's certificate must chain to
+ * @param controlPlane HOST:PORT of the control plane's gRPC listener
+ * @param bindAddress the address the inbound listener binds to and announces to other sidecars
+ * @param outboundPort the app-facing outbound listener (127.0.0.1)
+ * @param inboundPort the mTLS inbound listener (on {@code bindAddress})
+ * @param adminPort the read-only admin listener (health, metrics)
+ * @param adminAddress the address the admin listener binds to
+ * @param apiPort the local sidecar API (127.0.0.1)
+ * @param upstreams NAME=LOCALPORT pairs: one 127.0.0.1 listener per pair, routed to NAME
+ * @param stateDir where the key, certificate and last accepted snapshot are kept (0700/0600)
+ * @param labels k=v labels announced to the control plane (subsets select on them)
+ * @param drainTimeout how long in-flight requests may run after SIGTERM
+ */
+@ConfigurationProperties("trellis.sidecar")
+public record SidecarConfig(
+        String service,
+        @Bindable(defaultValue = "default") String namespace,
+        @Nullable String serviceAccount,
+        @Bindable(defaultValue = "cluster.local") String trustDomain,
+        int appPort,
+        @Bindable(defaultValue = "auto") String appProtocol,
+        Path tokenFile,
+        Path caBundle,
+        @Bindable(defaultValue = "127.0.0.1:15010") String controlPlane,
+        @Bindable(defaultValue = "127.0.0.1") String bindAddress,
+        @Bindable(defaultValue = "15001") int outboundPort,
+        @Bindable(defaultValue = "15006") int inboundPort,
+        @Bindable(defaultValue = "15020") int adminPort,
+        @Bindable(defaultValue = "0.0.0.0") String adminAddress,
+        @Bindable(defaultValue = "15002") int apiPort,
+        @Nullable List<String> upstreams,
+        @Nullable Path stateDir,
+        @Nullable List<String> labels,
+        @Bindable(defaultValue = "10s") Duration drainTimeout) {
+
+    private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+    private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?");
+
+    /** A declared upstream: a local listener on {@code port} that reaches {@code service}. */
+    public record Upstream(String service, int port) {
+    }
+
+    /** Validates every field; the message names the flag and the expectation. */
+    public SidecarConfig {
+        requireName("--service", service);
+        requireName("--namespace", namespace);
+        serviceAccount = serviceAccount == null || serviceAccount.isBlank() ? service : serviceAccount;
+        requireName("--service-account", serviceAccount);
+        SpiffeId.validateTrustDomain(trustDomain);
+        requirePort("--app-port", appPort);
+        if (!List.of("auto", "http1", "h2c").contains(appProtocol)) {
+            throw new IllegalArgumentException("--app-protocol: " + appProtocol + " (expected auto, http1 or h2c)");
+        }
+        if (tokenFile == null) {
+            throw new IllegalArgumentException("--token-file: missing (expected a file holding a join token)");
+        }
+        if (caBundle == null) {
+            throw new IllegalArgumentException("--ca-bundle: missing (expected a PEM file of the mesh's root certificates)");
+        }
+        if (!controlPlane.matches("[^:\\s]+:\\d{1,5}")) {
+            throw new IllegalArgumentException("--control-plane: " + controlPlane + " (expected HOST:PORT)");
+        }
+        requirePort("--outbound-port", outboundPort);
+        requirePort("--inbound-port", inboundPort);
+        requirePort("--admin-port", adminPort);
+        requirePort("--api-port", apiPort);
+        upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
+        labels = labels == null ? List.of() : List.copyOf(labels);
+        stateDir = stateDir != null ? stateDir : Path.of(".trellis", "sidecar", namespace, service);
+        if (drainTimeout.isNegative()) {
+            throw new IllegalArgumentException("--drain-timeout: " + drainTimeout + " (expected >= 0)");
+        }
+        parsedUpstreams(upstreams);
+        parsedLabels(labels);
+    }
+
+    /** The identity this sidecar asks for. */
+    public SpiffeId identity() {
+        return SpiffeId.forWorkload(trustDomain, namespace, serviceAccount);
+    }
+
+    /** The control plane's host. */
+    public String controlPlaneHost() {
+        return controlPlane.substring(0, controlPlane.lastIndexOf(':'));
+    }
+
+    /** The control plane's port. */
+    public int controlPlanePort() {
+        return Integer.parseInt(controlPlane.substring(controlPlane.lastIndexOf(':') + 1));
+    }
+
+    /** The declared upstream listeners, in flag order. */
+    public List<Upstream> declaredUpstreams() {
+        return parsedUpstreams(upstreams);
+    }
+
+    /** The announced labels. */
+    public Map<String, String> labelMap() {
+        return parsedLabels(labels);
+    }
+
+    private static List<Upstream> parsedUpstreams(List<String> values) {
+        List<Upstream> parsed = new ArrayList<>();
+        for (String value : values) {
+            int eq = value.indexOf('=');
+            String port = eq < 0 ? "" : value.substring(eq + 1);
+            if (eq <= 0 || !port.matches("\\d{1,5}")) {
+                throw new IllegalArgumentException("--upstream: " + value + " (expected NAME=LOCALPORT)");
+            }
+            String name = value.substring(0, eq);
+            requireName("--upstream", name.contains(".") ? name.substring(0, name.indexOf('.')) : name);
+            requirePort("--upstream " + name, Integer.parseInt(port));
+            parsed.add(new Upstream(name, Integer.parseInt(port)));
+        }
+        return List.copyOf(parsed);
+    }
+
+    private static Map<String, String> parsedLabels(List<String> values) {
+        Map<String, String> parsed = new LinkedHashMap<>();
+        for (String value : values) {
+            int eq = value.indexOf('=');
+            if (eq <= 0 || !LABEL_KEY.matcher(value.substring(0, eq)).matches()
+                    || value.length() - eq - 1 > 63) {
+                throw new IllegalArgumentException("--label: " + value + " (expected key=value, key like version)");
+            }
+            parsed.put(value.substring(0, eq), value.substring(eq + 1));
+        }
+        return Map.copyOf(parsed);
+    }
+
+    private static void requireName(String flag, String value) {
+        if (value == null || !NAME.matcher(value).matches()) {
+            throw new IllegalArgumentException(flag + ": " + value + " (expected a DNS label: a-z, 0-9, '-')");
+        }
+    }
+
+    private static void requirePort(String flag, int port) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException(flag + ": " + port + " (expected 0-65535)");
+        }
+    }
+}

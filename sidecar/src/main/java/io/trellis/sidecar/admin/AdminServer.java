@@ -1,0 +1,70 @@
+package io.trellis.sidecar.admin;
+
+import io.trellis.sidecar.telemetry.ProxyMetrics;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.japi.function.Function;
+
+/**
+ * The read-only admin listener: {@code /healthz/live}, {@code /healthz/ready} (503 with the reason while not
+ * ready) and {@code /metrics} (Prometheus text). Nothing here changes state, so it may bind to every interface.
+ */
+public final class AdminServer {
+    private static final org.apache.pekko.http.javadsl.model.ContentType PROMETHEUS =
+            ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8");
+
+    private final ServerBinding binding;
+
+    private AdminServer(ServerBinding binding) {
+        this.binding = binding;
+    }
+
+    /** Binds on {@code address:port}. */
+    public static CompletionStage<AdminServer> bind(ActorSystem<?> system, Readiness readiness, ProxyMetrics metrics,
+            String address, int port) {
+        return Http.get(system).newServerAt(address, port)
+                .bindSync((Function<HttpRequest, HttpResponse>) request -> respond(request, readiness, metrics))
+                .thenApply(AdminServer::new);
+    }
+
+    /** The bound port. */
+    public int port() {
+        return binding.localAddress().getPort();
+    }
+
+    /** Closes the listener. */
+    public CompletionStage<?> unbind() {
+        return binding.unbind();
+    }
+
+    private static HttpResponse respond(HttpRequest request, Readiness readiness, ProxyMetrics metrics) {
+        if (!request.method().equals(HttpMethods.GET) && !request.method().equals(HttpMethods.HEAD)) {
+            return text(405, "read-only: GET only\n");
+        }
+        switch (request.getUri().path()) {
+            case "/healthz/live":
+                return text(200, "live\n");
+            case "/healthz/ready":
+                Optional<String> reason = readiness.notReadyReason();
+                return reason.map(r -> text(503, "not ready: " + r + "\n")).orElseGet(() -> text(200, "ready\n"));
+            case "/metrics":
+                return HttpResponse.create().withEntity(HttpEntities.create(PROMETHEUS, metrics.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            default:
+                return text(404, "not found; try /healthz/live, /healthz/ready or /metrics\n");
+        }
+    }
+
+    private static HttpResponse text(int status, String body) {
+        return HttpResponse.create().withStatus(StatusCodes.get(status))
+                .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, body));
+    }
+}

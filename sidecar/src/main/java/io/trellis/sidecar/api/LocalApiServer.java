@@ -1,0 +1,66 @@
+package io.trellis.sidecar.api;
+
+import io.trellis.sidecar.admin.Readiness;
+import io.trellis.sidecar.identity.WorkloadIdentity;
+import java.time.Instant;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.japi.function.Function;
+
+/**
+ * The sidecar API for the local app, on 127.0.0.1 only: {@code GET /v1/identity} (who this workload is and
+ * until when) and {@code POST /shutdown} (for Jobs: drain and exit once the work is done).
+ */
+public final class LocalApiServer {
+    private final ServerBinding binding;
+
+    private LocalApiServer(ServerBinding binding) {
+        this.binding = binding;
+    }
+
+    /** Binds on 127.0.0.1:{@code port}. */
+    public static CompletionStage<LocalApiServer> bind(ActorSystem<?> system, WorkloadIdentity identity, Readiness readiness,
+            int port) {
+        return Http.get(system).newServerAt("127.0.0.1", port)
+                .bindSync((Function<HttpRequest, HttpResponse>) request -> respond(system, request, identity, readiness))
+                .thenApply(LocalApiServer::new);
+    }
+
+    /** The bound port. */
+    public int port() {
+        return binding.localAddress().getPort();
+    }
+
+    /** Closes the listener. */
+    public CompletionStage<?> unbind() {
+        return binding.unbind();
+    }
+
+    private static HttpResponse respond(ActorSystem<?> system, HttpRequest request, WorkloadIdentity identity,
+            Readiness readiness) {
+        String path = request.getUri().path();
+        if (path.equals("/v1/identity") && request.method().equals(HttpMethods.GET)) {
+            Instant notAfter = identity.notAfter();
+            String body = "{\"spiffeId\":\"" + identity.id() + "\",\"notAfter\":"
+                    + (notAfter == null ? "null" : "\"" + notAfter + "\"") + ",\"ready\":"
+                    + readiness.notReadyReason().isEmpty() + "}";
+            return HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body));
+        }
+        if (path.equals("/shutdown") && request.method().equals(HttpMethods.POST)) {
+            CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+            return HttpResponse.create().withStatus(StatusCodes.ACCEPTED)
+                    .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "draining and shutting down\n"));
+        }
+        return HttpResponse.create().withStatus(StatusCodes.NOT_FOUND)
+                .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "not found; try GET /v1/identity or POST /shutdown\n"));
+    }
+}

@@ -1,0 +1,45 @@
+package io.trellis.sidecar.config;
+
+import java.util.List;
+
+/**
+ * What this sidecar enforces on callers of its own service.
+ *
+ * @param authorization the service's authorization policies; empty = every mesh identity may call
+ */
+public record InboundPolicy(List<AuthorizationPolicy> authorization) {
+    /** Copies the list. */
+    public InboundPolicy {
+        authorization = List.copyOf(authorization);
+    }
+
+    /**
+     * One AuthorizationPolicy resource.
+     *
+     * @param name the resource name (reported when it denies)
+     * @param allow true for ALLOW, false for DENY
+     * @param rules the rules; a request matching any rule matches the policy
+     */
+    public record AuthorizationPolicy(String name, boolean allow, List<Rule> rules) {
+        /** Copies the rules. */
+        public AuthorizationPolicy {
+            rules = List.copyOf(rules);
+        }
+    }
+
+    /**
+     * A rule: every non-empty list must contain a match.
+     *
+     * @param from caller SPIFFE IDs; a trailing {@code /*} matches a subtree, a lone {@code *} any identity
+     * @param methods HTTP methods (upper case)
+     * @param paths exact paths, or a trailing {@code /*} prefix
+     */
+    public record Rule(List<String> from, List<String> methods, List<String> paths) {
+        /** Copies the lists. */
+        public Rule {
+            from = List.copyOf(from);
+            methods = List.copyOf(methods);
+            paths = List.copyOf(paths);
+        }
+    }
+}

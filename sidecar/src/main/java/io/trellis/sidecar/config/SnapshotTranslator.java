@@ -1,0 +1,197 @@
+package io.trellis.sidecar.config;
+
+import io.trellis.certs.InvalidSpiffeIdException;
+import io.trellis.certs.Pem;
+import io.trellis.certs.SpiffeId;
+import io.trellis.certs.TrustBundle;
+import io.trellis.mesh.v1.Snapshot;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * The one place proto config becomes domain config. A snapshot is accepted whole or rejected whole with a
+ * reason naming the field (Envoy's xDS rule), so a bad update never half-applies.
+ */
+public final class SnapshotTranslator {
+    private final SpiffeId self;
+
+    /** A translator for a sidecar holding identity {@code self}: snapshots must agree with its trust domain. */
+    public SnapshotTranslator(SpiffeId self) {
+        this.self = self;
+    }
+
+    /** Translates and validates {@code snapshot}. */
+    public RoutingTable translate(Snapshot snapshot) throws InvalidSnapshotException {
+        MeshSettings mesh = mesh(snapshot.getMesh());
+        TrustBundle bundle = trustBundle(mesh.trustDomain(), snapshot.getTrustBundlePemList());
+        Map<ServiceName, Cluster> clusters = new HashMap<>();
+        for (int i = 0; i < snapshot.getClustersCount(); i++) {
+            Cluster cluster = cluster("clusters[" + i + "]", snapshot.getClusters(i), mesh.trustDomain());
+            if (clusters.put(cluster.name(), cluster) != null) {
+                throw new InvalidSnapshotException("clusters[" + i + "].service: " + cluster.name() + " (duplicate)");
+            }
+        }
+        Map<ServiceName, List<RouteRule>> routes = new HashMap<>();
+        for (int i = 0; i < snapshot.getRoutesCount(); i++) {
+            io.trellis.mesh.v1.ServiceRoutes serviceRoutes = snapshot.getRoutes(i);
+            String field = "routes[" + i + "]";
+            ServiceName service = new ServiceName(serviceRoutes.getService(), serviceRoutes.getNamespace());
+            List<RouteRule> rules = new ArrayList<>();
+            for (int r = 0; r < serviceRoutes.getRulesCount(); r++) {
+                rules.add(rule(field + ".rules[" + r + "]", serviceRoutes.getRules(r)));
+            }
+            if (!rules.isEmpty()) {
+                routes.put(service, rules);
+            }
+        }
+        return new RoutingTable(snapshot.getVersion(), mesh, bundle, clusters, routes, inbound(snapshot.getInbound()));
+    }
+
+    private MeshSettings mesh(io.trellis.mesh.v1.MeshSettings proto) throws InvalidSnapshotException {
+        if (!proto.getTrustDomain().equals(self.trustDomain())) {
+            // Applying it would make every peer check fail: our own certificate is in the old domain.
+            throw new InvalidSnapshotException("mesh.trust_domain: " + proto.getTrustDomain()
+                    + " (expected " + self.trustDomain() + ", the trust domain of this sidecar's identity;"
+                    + " restart the sidecar with --trust-domain to move it)");
+        }
+        MeshSettings.MtlsMode mode = switch (proto.getMtls()) {
+            case PERMISSIVE -> MeshSettings.MtlsMode.PERMISSIVE;
+            case STRICT, MTLS_MODE_UNSPECIFIED -> MeshSettings.MtlsMode.STRICT;
+            default -> throw new InvalidSnapshotException("mesh.mtls: " + proto.getMtlsValue() + " (expected STRICT or PERMISSIVE)");
+        };
+        return new MeshSettings(proto.getTrustDomain(), mode, Duration.ofMillis(proto.getCertificateTtlMs()),
+                proto.getKafkaBootstrapServers());
+    }
+
+    private static TrustBundle trustBundle(String trustDomain, List<String> pems) throws InvalidSnapshotException {
+        if (pems.isEmpty()) {
+            throw new InvalidSnapshotException("trust_bundle_pem: empty (expected at least one root)");
+        }
+        List<X509Certificate> roots = new ArrayList<>();
+        for (int i = 0; i < pems.size(); i++) {
+            try {
+                roots.addAll(Pem.decodeCertificates(pems.get(i)));
+            } catch (CertificateException e) {
+                throw new InvalidSnapshotException("trust_bundle_pem[" + i + "]: not a PEM certificate (" + e.getMessage() + ")");
+            }
+        }
+        return new TrustBundle(trustDomain, roots);
+    }
+
+    private static Cluster cluster(String field, io.trellis.mesh.v1.Cluster proto, String trustDomain)
+            throws InvalidSnapshotException {
+        requireName(field + ".service", proto.getService());
+        requireName(field + ".namespace", proto.getNamespace());
+        List<Endpoint> endpoints = new ArrayList<>();
+        for (int i = 0; i < proto.getEndpointsCount(); i++) {
+            io.trellis.mesh.v1.Endpoint endpoint = proto.getEndpoints(i);
+            String at = field + ".endpoints[" + i + "]";
+            if (endpoint.getAddress().isBlank()) {
+                throw new InvalidSnapshotException(at + ".address: empty (expected a host or IP)");
+            }
+            if (endpoint.getPort() < 1 || endpoint.getPort() > 65535) {
+                throw new InvalidSnapshotException(at + ".port: " + endpoint.getPort() + " (expected 1-65535)");
+            }
+            SpiffeId identity = null;
+            if (!proto.getExternal()) {
+                try {
+                    identity = SpiffeId.parse(endpoint.getIdentity());
+                } catch (InvalidSpiffeIdException e) {
+                    throw new InvalidSnapshotException(at + ".identity: " + e.getMessage());
+                }
+                if (!identity.trustDomain().equals(trustDomain)) {
+                    throw new InvalidSnapshotException(at + ".identity: " + identity + " (expected trust domain " + trustDomain + ")");
+                }
+            }
+            endpoints.add(new Endpoint(endpoint.getAddress(), endpoint.getPort(), identity, endpoint.getLabelsMap(),
+                    Math.max(1, endpoint.getWeight())));
+        }
+        boolean tls = proto.getExternal() && proto.getExternalTls().getMode() != io.trellis.mesh.v1.ExternalTlsMode.DISABLE;
+        return new Cluster(new ServiceName(proto.getService(), proto.getNamespace()), proto.getExternal(), tls,
+                proto.getExternalTls().getSni(), endpoints, timeouts(proto.getPolicy().getTimeouts()));
+    }
+
+    private static Timeouts timeouts(io.trellis.mesh.v1.Timeouts proto) {
+        Timeouts d = Timeouts.DEFAULTS;
+        return new Timeouts(orDefault(proto.getRequestMs(), d.request()), orDefault(proto.getConnectMs(), d.connect()),
+                orDefault(proto.getStreamIdleMs(), d.streamIdle()), orDefault(proto.getIdleMs(), d.idle()));
+    }
+
+    private static Duration orDefault(long millis, Duration fallback) {
+        return millis > 0 ? Duration.ofMillis(millis) : fallback;
+    }
+
+    private static RouteRule rule(String field, io.trellis.mesh.v1.RouteRule proto) throws InvalidSnapshotException {
+        StringMatcher path = proto.getMatch().hasPath() ? matcher(field + ".match.path", proto.getMatch().getPath()) : null;
+        Map<String, StringMatcher> headers = new LinkedHashMap<>();
+        for (Map.Entry<String, io.trellis.mesh.v1.StringMatch> header : proto.getMatch().getHeadersMap().entrySet()) {
+            headers.put(header.getKey().toLowerCase(Locale.ROOT),
+                    matcher(field + ".match.headers." + header.getKey(), header.getValue()));
+        }
+        List<RouteRule.WeightedBackend> backends = new ArrayList<>();
+        for (io.trellis.mesh.v1.WeightedBackend backend : proto.getBackendsList()) {
+            backends.add(new RouteRule.WeightedBackend(backend.getSubsetMap(), backend.getWeight()));
+        }
+        if (backends.isEmpty()) {
+            backends.add(new RouteRule.WeightedBackend(Map.of(), 100));
+        }
+        if (backends.stream().mapToInt(RouteRule.WeightedBackend::weight).sum() <= 0) {
+            throw new InvalidSnapshotException(field + ".backends: weights sum to 0 (expected > 0)");
+        }
+        List<String> methods = proto.getMatch().getMethodsList().stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+        return new RouteRule(proto.getName(), path, headers, methods, backends,
+                proto.getTimeoutMs() > 0 ? Duration.ofMillis(proto.getTimeoutMs()) : null);
+    }
+
+    private static StringMatcher matcher(String field, io.trellis.mesh.v1.StringMatch proto) throws InvalidSnapshotException {
+        switch (proto.getMatchCase()) {
+            case EXACT:
+                return new StringMatcher.Exact(proto.getExact());
+            case PREFIX:
+                return new StringMatcher.Prefix(proto.getPrefix());
+            case REGEX:
+                try {
+                    return new StringMatcher.Regex(Pattern.compile(proto.getRegex()));
+                } catch (PatternSyntaxException e) {
+                    throw new InvalidSnapshotException(field + ".regex: " + proto.getRegex() + " (" + e.getDescription() + ")");
+                }
+            default:
+                throw new InvalidSnapshotException(field + ": empty (expected exact, prefix or regex)");
+        }
+    }
+
+    private static InboundPolicy inbound(io.trellis.mesh.v1.InboundPolicy proto) throws InvalidSnapshotException {
+        List<InboundPolicy.AuthorizationPolicy> policies = new ArrayList<>();
+        for (int i = 0; i < proto.getAuthorizationCount(); i++) {
+            io.trellis.mesh.v1.AuthorizationPolicy policy = proto.getAuthorization(i);
+            boolean allow = switch (policy.getAction()) {
+                case ALLOW -> true;
+                case DENY -> false;
+                default -> throw new InvalidSnapshotException("inbound.authorization[" + i + "].action: "
+                        + policy.getAction() + " (expected ALLOW or DENY)");
+            };
+            List<InboundPolicy.Rule> rules = new ArrayList<>();
+            for (io.trellis.mesh.v1.AuthorizationRule rule : policy.getRulesList()) {
+                rules.add(new InboundPolicy.Rule(rule.getFromList(),
+                        rule.getMethodsList().stream().map(m -> m.toUpperCase(Locale.ROOT)).toList(), rule.getPathsList()));
+            }
+            policies.add(new InboundPolicy.AuthorizationPolicy(policy.getName(), allow, rules));
+        }
+        return new InboundPolicy(policies);
+    }
+
+    private static void requireName(String field, String value) throws InvalidSnapshotException {
+        if (!value.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+            throw new InvalidSnapshotException(field + ": '" + value + "' (expected a DNS label)");
+        }
+    }
+}

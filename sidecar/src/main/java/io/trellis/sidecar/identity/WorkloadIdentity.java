@@ -1,0 +1,89 @@
+package io.trellis.sidecar.identity;
+
+import io.trellis.certs.KeyMaterial;
+import io.trellis.certs.MeshKeyManager;
+import io.trellis.certs.MeshTls;
+import io.trellis.certs.MeshTrustManager;
+import io.trellis.certs.SpiffeId;
+import io.trellis.certs.TrustBundle;
+import io.trellis.sidecar.telemetry.ProxyMetrics;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLContext;
+
+/**
+ * This sidecar's mesh identity as the TLS layers see it: the current key and certificate (swapped atomically
+ * on renewal) and the current trust bundle (swapped on CA rotation). TLS contexts are built once and read
+ * both on every handshake, so open connections keep going and new ones use the new material. Thread-safe.
+ */
+public final class WorkloadIdentity {
+    private final SpiffeId id;
+    private final Clock clock;
+    private final ProxyMetrics metrics;
+    private final MeshKeyManager keys = MeshKeyManager.awaitingFirstCertificate();
+    private final AtomicReference<TrustBundle> bundle;
+    private final ConcurrentHashMap<SpiffeId, SSLContext> clientContexts = new ConcurrentHashMap<>();
+    private final SSLContext serverContext;
+
+    /** An identity {@code id} that trusts {@code initialBundle} until the first update. */
+    public WorkloadIdentity(SpiffeId id, TrustBundle initialBundle, Clock clock, ProxyMetrics metrics) {
+        this.id = Objects.requireNonNull(id, "id");
+        this.clock = clock;
+        this.metrics = metrics;
+        this.bundle = new AtomicReference<>(initialBundle);
+        this.serverContext = MeshTls.context(keys,
+                new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics, "inbound"));
+    }
+
+    /** The SPIFFE ID this sidecar holds (or will hold once issued). */
+    public SpiffeId id() {
+        return id;
+    }
+
+    /** True once a certificate is installed and not expired. */
+    public boolean isIssued() {
+        KeyMaterial current = keys.current();
+        return current != null && current.notAfter().isAfter(clock.instant());
+    }
+
+    /** The installed key and chain, or null before the first certificate. */
+    public KeyMaterial current() {
+        return keys.current();
+    }
+
+    /** When the installed certificate expires, or null before the first certificate. */
+    public Instant notAfter() {
+        KeyMaterial current = keys.current();
+        return current == null ? null : current.notAfter();
+    }
+
+    /** Installs a new key and certificate; handshakes from now on present it. */
+    public void install(KeyMaterial material) {
+        keys.update(material);
+        metrics.certificateInstalled(material.notAfter());
+    }
+
+    /** The roots peers must chain to. */
+    public TrustBundle trustBundle() {
+        return bundle.get();
+    }
+
+    /** Trusts {@code next} from the next handshake on. */
+    public void updateTrustBundle(TrustBundle next) {
+        bundle.set(Objects.requireNonNull(next, "next"));
+    }
+
+    /** TLS for the inbound listener: presents this identity, accepts any identity of the trust domain. */
+    public SSLContext serverContext() {
+        return serverContext;
+    }
+
+    /** TLS for dialling a peer that must prove exactly {@code expected}. */
+    public SSLContext clientContext(SpiffeId expected) {
+        return clientContexts.computeIfAbsent(expected, peer -> MeshTls.context(keys,
+                new CountingTrustManager(MeshTrustManager.expectingServer(bundle::get, clock, peer), metrics, "outbound")));
+    }
+}

@@ -1,0 +1,92 @@
+package io.trellis.sidecar.inbound;
+
+import io.trellis.sidecar.errors.ErrorResponses;
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.pipeline.Stage;
+import io.trellis.sidecar.transport.Http2Connection;
+import java.net.ConnectException;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpProtocols;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.Uri;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.StreamTcpException;
+
+/**
+ * The end of the inbound path: forwards to the app on 127.0.0.1:appPort, speaking HTTP/1.1 through a
+ * connection pool, or h2c (prior knowledge) over one multiplexed connection: gRPC always goes over h2c (it
+ * needs trailers); other requests follow {@code --app-protocol}. Thread-safe.
+ */
+final class AppForwarder implements Stage.Next<InboundCall> {
+    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "upgrade",
+            "transfer-encoding", "http2-settings", "raw-request-uri");
+
+    private final ActorSystem<?> system;
+    private final Materializer materializer;
+    private final int appPort;
+    private final boolean h2cForAll;
+    private final AtomicReference<Http2Connection> h2c = new AtomicReference<>();
+
+    /** A forwarder to the app at 127.0.0.1:{@code appPort}; {@code appProtocol} is auto, http1 or h2c. */
+    AppForwarder(ActorSystem<?> system, int appPort, String appProtocol) {
+        this.system = system;
+        this.materializer = Materializer.matFromSystem(system);
+        this.appPort = appPort;
+        this.h2cForAll = appProtocol.equals("h2c");
+    }
+
+    @Override
+    public CompletionStage<HttpResponse> handle(InboundCall call) {
+        HttpRequest request = withoutHopByHop(call.request());
+        if (h2cForAll || ErrorResponses.isGrpc(request)) {
+            return h2cConnection().send(request.withUri(request.getUri().toRelative()));
+        }
+        Uri target = Uri.create("http://127.0.0.1:" + appPort + request.getUri().toRelative());
+        return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
+                .exceptionally(error -> {
+                    throw new ProxyException(isConnectFailure(error) ? ProxyError.UPSTREAM_CONNECT_FAILURE : ProxyError.UPSTREAM_RESET,
+                            "app at 127.0.0.1:" + appPort + ": " + error.getMessage(), error);
+                });
+    }
+
+    private Http2Connection h2cConnection() {
+        return h2c.updateAndGet(existing -> existing != null && existing.isOpen() ? existing
+                : Http2Connection.open("app at 127.0.0.1:" + appPort,
+                        Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http2WithPriorKnowledge(), 1024, materializer));
+    }
+
+    /** Closes the h2c connection (HTTP/1.1 pools close with the actor system). */
+    void close() {
+        Http2Connection connection = h2c.getAndSet(null);
+        if (connection != null) {
+            connection.close();
+        }
+    }
+
+    private static HttpRequest withoutHopByHop(HttpRequest request) {
+        HttpRequest out = request;
+        for (HttpHeader header : request.getHeaders()) {
+            if (HOP_BY_HOP.contains(header.lowercaseName())) {
+                out = out.removeHeader(header.name());
+            }
+        }
+        return out;
+    }
+
+    private static boolean isConnectFailure(Throwable error) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof ConnectException || cause instanceof StreamTcpException
+                    && String.valueOf(cause.getMessage()).contains("Tcp command")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,52 @@
+package io.trellis.sidecar.inbound;
+
+import io.trellis.sidecar.config.RoutingTableRef;
+import io.trellis.sidecar.identity.WorkloadIdentity;
+import io.trellis.sidecar.pipeline.Edge;
+import io.trellis.sidecar.pipeline.Pipeline;
+import io.trellis.sidecar.pipeline.RequestContext;
+import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.telemetry.TraceHeaders;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+
+/**
+ * The inbound request path, in order: edge (errors, request id, metrics) -> ready -> TLS identity and header
+ * sanitising -> authorization -> forward to the app.
+ */
+public final class InboundPipeline {
+    private final RoutingTableRef tables;
+    private final String service;
+    private final AppForwarder app;
+    private final Pipeline<InboundCall> pipeline;
+
+    /** Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}. */
+    public InboundPipeline(ActorSystem<?> system, WorkloadIdentity identity, RoutingTableRef tables, ProxyMetrics metrics,
+            String service, int appPort, String appProtocol) {
+        this.tables = tables;
+        this.service = service;
+        this.app = new AppForwarder(system, appPort, appProtocol);
+        this.pipeline = new Pipeline<>(List.of(
+                new Edge<>(metrics),
+                InboundStages.ready(identity),
+                InboundStages.peerIdentity(),
+                InboundStages.authorization()),
+                app);
+    }
+
+    /** Handles one request from another sidecar ({@code overTls}) or, in PERMISSIVE mode, a plaintext caller. */
+    public CompletionStage<HttpResponse> handle(HttpRequest request, boolean overTls) {
+        HttpRequest traced = TraceHeaders.ensure(request);
+        RequestContext context = new RequestContext("inbound", TraceHeaders.requestId(traced), System.nanoTime(), service);
+        return pipeline.handle(new InboundCall(traced, context, overTls, null, traced.getUri().path(),
+                tables.current().orElse(null)));
+    }
+
+    /** Closes the connection to the app. */
+    public void close() {
+        app.close();
+    }
+}

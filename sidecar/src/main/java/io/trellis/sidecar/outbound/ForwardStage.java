@@ -1,0 +1,69 @@
+package io.trellis.sidecar.outbound;
+
+import io.trellis.sidecar.config.Cluster;
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.pipeline.Stage;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpProtocols;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.Uri;
+import org.apache.pekko.http.javadsl.model.headers.Host;
+
+/**
+ * The end of the outbound path: sends the call to its endpoint. Mesh endpoints get HTTP/2 over mTLS through
+ * {@link PeerConnectionPool}; external endpoints get plain HTTP or TLS as their ExternalService says. The
+ * request is turned into origin form first, with hop-by-hop headers removed.
+ */
+final class ForwardStage implements Stage.Next<OutboundCall> {
+    /** Connection-specific headers (RFC 9110 §7.6.1, plus the proxy ones) that must not be forwarded. */
+    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection",
+            "proxy-authorization", "proxy-authenticate", "upgrade", "transfer-encoding", "http2-settings");
+
+    private final PeerConnectionPool peers;
+    private final ActorSystem<?> system;
+
+    ForwardStage(PeerConnectionPool peers, ActorSystem<?> system) {
+        this.peers = peers;
+        this.system = system;
+    }
+
+    @Override
+    public CompletionStage<HttpResponse> handle(OutboundCall call) {
+        HttpRequest request = originForm(call.request());
+        Cluster cluster = call.cluster();
+        if (!cluster.external()) {
+            return peers.send(call.endpoint(), cluster.timeouts(), request);
+        }
+        String scheme = cluster.externalTls() ? "https" : "http";
+        Uri target = Uri.create(scheme + "://" + call.endpoint().authority() + request.getUri().toRelative());
+        return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
+                .exceptionally(error -> {
+                    throw new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE,
+                            "external service " + cluster.name() + " at " + call.endpoint().authority() + ": " + error.getMessage(), error);
+                });
+    }
+
+    /** The request as the peer should see it: origin-form target, Host kept, no hop-by-hop headers. */
+    static HttpRequest originForm(HttpRequest request) {
+        HttpRequest out = request;
+        Uri uri = request.getUri();
+        if (!uri.host().address().isEmpty()) {
+            if (request.getHeader(Host.class).isEmpty()) {
+                out = out.addHeader(uri.port() > 0 ? Host.create(uri.host().address(), uri.port()) : Host.create(uri.host().address()));
+            }
+            out = out.withUri(uri.toRelative());
+        }
+        for (HttpHeader header : request.getHeaders()) {
+            if (HOP_BY_HOP.contains(header.lowercaseName())) {
+                out = out.removeHeader(header.name());
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,83 @@
+package io.trellis.sidecar.outbound;
+
+import io.trellis.certs.MeshTls;
+import io.trellis.certs.SpiffeId;
+import io.trellis.sidecar.config.Endpoint;
+import io.trellis.sidecar.config.Timeouts;
+import io.trellis.sidecar.identity.WorkloadIdentity;
+import io.trellis.sidecar.transport.Http2Connection;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLEngine;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.ConnectionContext;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.HttpsConnectionContext;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.settings.ClientConnectionSettings;
+import org.apache.pekko.stream.Materializer;
+
+/**
+ * HTTP/2-over-mTLS connections to peer sidecars, one multiplexed connection per endpoint, opened on first
+ * use and replaced when it ends. Each connection's TLS insists that the server proves exactly the identity
+ * the snapshot expects for that endpoint (no hostname check: the SPIFFE ID is the name). Thread-safe.
+ */
+final class PeerConnectionPool {
+    /** What a connection is for: the same address with another expected identity is another connection. */
+    record Key(String address, int port, SpiffeId identity) {
+    }
+
+    private static final int MAX_QUEUED_PER_CONNECTION = 1024;
+
+    private final ActorSystem<?> system;
+    private final Materializer materializer;
+    private final WorkloadIdentity identity;
+    private final ConcurrentHashMap<Key, Http2Connection> connections = new ConcurrentHashMap<>();
+
+    PeerConnectionPool(ActorSystem<?> system, WorkloadIdentity identity) {
+        this.system = system;
+        this.materializer = Materializer.matFromSystem(system);
+        this.identity = identity;
+    }
+
+    /** Sends {@code request} to {@code endpoint} over its connection. */
+    CompletionStage<HttpResponse> send(Endpoint endpoint, Timeouts timeouts, HttpRequest request) {
+        Key key = new Key(endpoint.address(), endpoint.port(), endpoint.identity());
+        Http2Connection connection = connections.compute(key,
+                (k, existing) -> existing != null && existing.isOpen() ? existing : open(k, timeouts));
+        return connection.send(request);
+    }
+
+    /** Closes connections to endpoints no longer in {@code current} (streams in flight finish first). */
+    void retainOnly(Set<Key> current) {
+        connections.entrySet().removeIf(entry -> {
+            if (current.contains(entry.getKey())) {
+                return false;
+            }
+            entry.getValue().close();
+            return true;
+        });
+    }
+
+    /** Closes every connection. */
+    void closeAll() {
+        retainOnly(Set.of());
+    }
+
+    private Http2Connection open(Key key, Timeouts timeouts) {
+        HttpsConnectionContext tls = ConnectionContext.httpsClient((host, port) -> {
+            SSLEngine engine = identity.clientContext(key.identity()).createSSLEngine(host, port);
+            engine.setUseClientMode(true);
+            engine.setEnabledProtocols(MeshTls.PROTOCOLS);
+            return engine;
+        });
+        ClientConnectionSettings settings = ClientConnectionSettings.create(system.settings().config())
+                .withConnectingTimeout(timeouts.connect()).withIdleTimeout(timeouts.idle());
+        return Http2Connection.open(key.address() + ":" + key.port(),
+                Http.get(system).connectionTo(key.address()).toPort(key.port()).withCustomHttpsConnectionContext(tls)
+                        .withClientConnectionSettings(settings).http2(),
+                MAX_QUEUED_PER_CONNECTION, materializer);
+    }
+}

@@ -1,0 +1,44 @@
+package io.trellis.sidecar.resilience;
+
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.stream.Materializer;
+
+/**
+ * Bounds the wait for response headers. When the deadline passes first the caller gets
+ * {@code upstream-timeout}, and a response arriving later has its body discarded so the upstream stream is
+ * released. Timers run on Pekko's scheduler, never on a request thread.
+ */
+public final class RequestTimeout {
+    private final Scheduler scheduler;
+    private final Materializer materializer;
+
+    /** Timeouts scheduled on {@code scheduler}. */
+    public RequestTimeout(Scheduler scheduler, Materializer materializer) {
+        this.scheduler = scheduler;
+        this.materializer = materializer;
+    }
+
+    /** Runs {@code attempt}, failing with {@code upstream-timeout} after {@code timeout}. */
+    public CompletionStage<HttpResponse> within(Duration timeout, String what, Supplier<CompletionStage<HttpResponse>> attempt) {
+        CompletableFuture<HttpResponse> result = new CompletableFuture<>();
+        Cancellable timer = scheduler.scheduleOnce(timeout, () -> result.completeExceptionally(
+                new ProxyException(ProxyError.UPSTREAM_TIMEOUT, what + " did not answer within " + timeout.toMillis() + " ms")),
+                materializer.executionContext());
+        attempt.get().whenComplete((response, error) -> {
+            timer.cancel();
+            boolean won = error == null ? result.complete(response) : result.completeExceptionally(error);
+            if (!won && response != null) {
+                response.discardEntityBytes(materializer);
+            }
+        });
+        return result;
+    }
+}

@@ -1,0 +1,56 @@
+package io.trellis.sidecar.telemetry;
+
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+
+/**
+ * Request correlation: {@code x-request-id} and W3C {@code traceparent} are passed through when present and
+ * valid, and created when missing (a malformed traceparent is replaced, as the W3C spec asks).
+ * {@code tracestate} and B3 headers pass through untouched. Stateless.
+ */
+public final class TraceHeaders {
+    /** The request id header, echoed on every response. */
+    public static final String REQUEST_ID = "x-request-id";
+    private static final String TRACEPARENT = "traceparent";
+    private static final Pattern VALID_TRACEPARENT =
+            Pattern.compile("[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-.*)?");
+
+    private TraceHeaders() {
+    }
+
+    /** {@code request} with a request id and a valid traceparent. */
+    public static HttpRequest ensure(HttpRequest request) {
+        HttpRequest out = request;
+        if (header(request, REQUEST_ID).filter(id -> !id.isBlank() && id.length() <= 200).isEmpty()) {
+            out = out.removeHeader(REQUEST_ID).addHeader(RawHeader.create(REQUEST_ID, UUID.randomUUID().toString()));
+        }
+        Optional<String> traceparent = header(request, TRACEPARENT);
+        if (traceparent.isEmpty() || !VALID_TRACEPARENT.matcher(traceparent.get()).matches()
+                || traceparent.get().startsWith("ff")) {
+            out = out.removeHeader(TRACEPARENT).addHeader(RawHeader.create(TRACEPARENT, newTraceparent()));
+        }
+        return out;
+    }
+
+    /** The request id (present after {@link #ensure}). */
+    public static String requestId(HttpRequest request) {
+        return header(request, REQUEST_ID).orElse(null);
+    }
+
+    private static Optional<String> header(HttpRequest request, String name) {
+        return request.getHeader(name).map(HttpHeader::value);
+    }
+
+    private static String newTraceparent() {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long high = random.nextLong();
+        long low = random.nextLong() | 1;
+        long span = random.nextLong() | 1;
+        return String.format("00-%016x%016x-%016x-01", high, low, span);
+    }
+}

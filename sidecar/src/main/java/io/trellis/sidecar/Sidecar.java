@@ -111,7 +111,8 @@ public final class Sidecar implements AutoCloseable {
                 config.declaredUpstreams()), "outbound listeners on 127.0.0.1");
         AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort());
-        LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, config.apiPort()),
+        IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
+        LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, config.apiPort()),
                 "API listener on 127.0.0.1:" + config.apiPort());
 
         ExecutorService blocking = Executors.newFixedThreadPool(2, runnable -> {
@@ -140,7 +141,8 @@ public final class Sidecar implements AutoCloseable {
                         : Sidecar.class.getPackage().getImplementationVersion())
                 .build();
         system.systemActorOf(Guardian.create(
-                issued -> IdentityRotator.create(identity, state, channel, config.tokenFile(), clock, backoff, blocking, issued),
+                issued -> IdentityRotator.create(identity, state, channel, config.tokenFile(), clock, backoff, blocking, issued,
+                        renewals),
                 () -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
                 "guardian", Props.empty());
         LOG.info("sidecar for {} up: inbound {}:{}, outbound 127.0.0.1:{}, admin {}:{}, api 127.0.0.1:{}", self,

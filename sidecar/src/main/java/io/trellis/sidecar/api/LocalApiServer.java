@@ -1,6 +1,7 @@
 package io.trellis.sidecar.api;
 
 import io.trellis.sidecar.admin.Readiness;
+import io.trellis.sidecar.identity.IdentityRotator;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import java.time.Instant;
 import java.util.concurrent.CompletionStage;
@@ -18,7 +19,8 @@ import org.apache.pekko.japi.function.Function;
 
 /**
  * The sidecar API for the local app, on 127.0.0.1 only: {@code GET /v1/identity} (who this workload is and
- * until when) and {@code POST /shutdown} (for Jobs: drain and exit once the work is done).
+ * until when), {@code POST /v1/identity/renew} (rotate the key and certificate now) and {@code POST /shutdown}
+ * (for Jobs: drain and exit once the work is done).
  */
 public final class LocalApiServer {
     private final ServerBinding binding;
@@ -29,9 +31,9 @@ public final class LocalApiServer {
 
     /** Binds on 127.0.0.1:{@code port}. */
     public static CompletionStage<LocalApiServer> bind(ActorSystem<?> system, WorkloadIdentity identity, Readiness readiness,
-            int port) {
+            IdentityRotator.RenewTrigger renewals, int port) {
         return Http.get(system).newServerAt("127.0.0.1", port)
-                .bindSync((Function<HttpRequest, HttpResponse>) request -> respond(system, request, identity, readiness))
+                .bindSync((Function<HttpRequest, HttpResponse>) request -> respond(system, request, identity, readiness, renewals))
                 .thenApply(LocalApiServer::new);
     }
 
@@ -46,7 +48,7 @@ public final class LocalApiServer {
     }
 
     private static HttpResponse respond(ActorSystem<?> system, HttpRequest request, WorkloadIdentity identity,
-            Readiness readiness) {
+            Readiness readiness, IdentityRotator.RenewTrigger renewals) {
         String path = request.getUri().path();
         if (path.equals("/v1/identity") && request.method().equals(HttpMethods.GET)) {
             Instant notAfter = identity.notAfter();
@@ -54,6 +56,13 @@ public final class LocalApiServer {
                     + (notAfter == null ? "null" : "\"" + notAfter + "\"") + ",\"ready\":"
                     + readiness.notReadyReason().isEmpty() + "}";
             return HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body));
+        }
+        if (path.equals("/v1/identity/renew") && request.method().equals(HttpMethods.POST)) {
+            return renewals.renewNow()
+                    ? HttpResponse.create().withStatus(StatusCodes.ACCEPTED)
+                            .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "renewing the certificate\n"))
+                    : HttpResponse.create().withStatus(StatusCodes.SERVICE_UNAVAILABLE)
+                            .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "identity rotator not started yet\n"));
         }
         if (path.equals("/shutdown") && request.method().equals(HttpMethods.POST)) {
             CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());

@@ -43,6 +43,24 @@ public final class IdentityRotator extends AbstractBehavior<IdentityRotator.Comm
     /** Time to obtain or renew the certificate. */
     private enum Renew implements Command { INSTANCE }
 
+    /**
+     * Lets code outside the actor ask for an immediate renewal (the local API's {@code POST /v1/identity/renew},
+     * for an operator who suspects a key was exposed). Thread-safe; a no-op until the rotator has started.
+     */
+    public static final class RenewTrigger {
+        private volatile ActorRef<Command> rotator;
+
+        /** Asks for a renewal now; false when the rotator is not running yet. */
+        public boolean renewNow() {
+            ActorRef<Command> target = rotator;
+            if (target == null) {
+                return false;
+            }
+            target.tell(Renew.INSTANCE);
+            return true;
+        }
+    }
+
     private record Signed(KeyMaterial material, TrustBundle bundle) implements Command {
     }
 
@@ -84,10 +102,12 @@ public final class IdentityRotator extends AbstractBehavior<IdentityRotator.Comm
      * due; with none it enrols immediately.
      *
      * @param blocking where file and key-generation work runs (never on the actor's thread)
+     * @param trigger set to this rotator, for on-demand renewals
      */
     public static Behavior<Command> create(WorkloadIdentity identity, StateDirectory state, ControlPlaneChannel channel,
-            Path tokenFile, Clock clock, Backoff backoff, Executor blocking, ActorRef<Issued> listener) {
+            Path tokenFile, Clock clock, Backoff backoff, Executor blocking, ActorRef<Issued> listener, RenewTrigger trigger) {
         return Behaviors.setup(context -> Behaviors.withTimers(timers -> {
+            trigger.rotator = context.getSelf();
             IdentityRotator rotator = new IdentityRotator(context, timers, identity, state, channel, tokenFile, clock,
                     backoff, blocking, listener);
             rotator.start();

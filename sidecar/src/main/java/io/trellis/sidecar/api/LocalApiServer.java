@@ -52,8 +52,9 @@ public final class LocalApiServer {
         String path = request.getUri().path();
         if (path.equals("/v1/identity") && request.method().equals(HttpMethods.GET)) {
             Instant notAfter = identity.notAfter();
-            String body = "{\"spiffeId\":\"" + identity.id() + "\",\"notAfter\":"
-                    + (notAfter == null ? "null" : "\"" + notAfter + "\"") + ",\"ready\":"
+            String serial = identity.current() == null ? null : identity.current().leaf().getSerialNumber().toString(16);
+            String body = "{\"spiffeId\":\"" + identity.id() + "\",\"serial\":" + (serial == null ? "null" : "\"" + serial + "\"")
+                    + ",\"notAfter\":" + (notAfter == null ? "null" : "\"" + notAfter + "\"") + ",\"ready\":"
                     + readiness.notReadyReason().isEmpty() + "}";
             return HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body));
         }

@@ -1,0 +1,241 @@
+package io.trellis.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * A whole mesh on loopback for one test class: a control-plane process and sidecar processes, each started
+ * from its module's {@code target/classes} + {@code target/lib} (so each has only its own classpath), with its
+ * own ports on its own 127.0.0.x address. Every process is stopped by PID in {@link #close}.
+ */
+final class MeshHarness implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path ROOT = Path.of("").toAbsolutePath().getParent();
+    private static int nextAddress = 10;
+
+    private final Path work;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<Process> processes = new ArrayList<>();
+    private final int apiPort = freePort();
+    private final int grpcPort = freePort();
+    private Process controlPlane;
+    private String adminToken;
+    private Path bundleFile;
+
+    private MeshHarness(Path work) {
+        this.work = work;
+    }
+
+    /** A harness with a running control plane. */
+    static MeshHarness start() throws Exception {
+        MeshHarness harness = new MeshHarness(Files.createTempDirectory("trellis-e2e"));
+        harness.startControlPlane();
+        return harness;
+    }
+
+    /** Starts (or restarts, with the same data and ports) the control plane and waits until it answers. */
+    void startControlPlane() throws Exception {
+        controlPlane = launch("control-plane", "io.trellis.controlplane.Main", List.of("-Xmx256m", "-XX:+UseSerialGC"),
+                List.of("--data-dir", work.resolve("cp").toString(), "--api-host", "127.0.0.1", "--api-port", Integer.toString(apiPort),
+                        "--grpc-host", "127.0.0.1", "--grpc-port", Integer.toString(grpcPort)),
+                work.resolve("control-plane.log"));
+        await(Duration.ofSeconds(60), "the control plane to answer", () -> {
+            try {
+                return get("/api/v1/ca/bundle").statusCode() == 200;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        adminToken = Files.readString(work.resolve("cp/admin-token")).strip();
+        bundleFile = work.resolve("ca-bundle.pem");
+        Files.writeString(bundleFile, get("/api/v1/ca/bundle").body());
+    }
+
+    /** SIGKILLs the control plane. */
+    void killControlPlane() throws InterruptedException {
+        controlPlane.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** A single-use join token for default/{serviceAccount}, in a file. */
+    Path joinToken(String serviceAccount) throws IOException {
+        HttpResponse<String> minted = send("POST", "/api/v1/tokens",
+                "{\"namespace\":\"default\",\"serviceAccount\":\"" + serviceAccount + "\",\"singleUse\":true}");
+        if (minted.statusCode() != 201 && minted.statusCode() != 200) {
+            throw new IllegalStateException("minting a token failed: " + minted.statusCode() + " " + minted.body());
+        }
+        Path file = work.resolve(serviceAccount + "-" + System.nanoTime() + ".token");
+        Files.writeString(file, JSON.readTree(minted.body()).get("token").asText());
+        return file;
+    }
+
+    /** Applies resources (YAML) through the REST API with the admin token. */
+    void apply(String yaml) throws IOException {
+        HttpRequest request = HttpRequest.newBuilder(api("/api/v1/apply")).header("Authorization", "Bearer " + adminToken)
+                .header("Content-Type", "application/yaml").POST(HttpRequest.BodyPublishers.ofString(yaml)).build();
+        HttpResponse<String> response = exchange(request);
+        if (response.statusCode() / 100 != 2) {
+            throw new IllegalStateException("apply failed: " + response.statusCode() + " " + response.body());
+        }
+    }
+
+    /** GET on the control-plane API. */
+    HttpResponse<String> get(String path) throws IOException {
+        return exchange(HttpRequest.newBuilder(api(path)).timeout(Duration.ofSeconds(10)).GET().build());
+    }
+
+    /** The status of the proxy for {@code service} in /api/v1/proxies (null when not connected). */
+    String proxyStatus(String service) throws IOException {
+        for (JsonNode item : JSON.readTree(get("/api/v1/proxies").body()).get("items")) {
+            if (item.get("service").asText().equals(service)) {
+                return item.get("status").asText();
+            }
+        }
+        return null;
+    }
+
+    /** Starts a sidecar for {@code service} in front of an app on 127.0.0.1:{@code appPort}. */
+    SidecarProcess startSidecar(String service, int appPort, String... extraArgs) throws Exception {
+        String address = "127.0.0." + nextAddress++;
+        Map<String, Integer> upstreams = new LinkedHashMap<>();
+        List<String> args = new ArrayList<>(List.of("--service", service, "--app-port", Integer.toString(appPort),
+                "--token-file", joinToken(service).toString(), "--ca-bundle", bundleFile.toString(),
+                "--control-plane", "127.0.0.1:" + grpcPort, "--bind-address", address,
+                "--inbound-port", Integer.toString(freePort()), "--outbound-port", Integer.toString(freePort()),
+                "--admin-port", Integer.toString(freePort()), "--admin-address", "127.0.0.1",
+                "--api-port", Integer.toString(freePort()), "--state-dir", work.resolve("state-" + service).toString(),
+                "--drain-timeout", "5s"));
+        for (int i = 0; i < extraArgs.length; i++) {
+            if (extraArgs[i].equals("--upstream")) {
+                int port = freePort();
+                upstreams.put(extraArgs[i + 1], port);
+                args.addAll(List.of("--upstream", extraArgs[i + 1] + "=" + port));
+                i++;
+            } else {
+                args.add(extraArgs[i]);
+            }
+        }
+        SidecarProcess sidecar = new SidecarProcess(this, service, address, args, upstreams);
+        sidecar.start();
+        return sidecar;
+    }
+
+    /** Launches a sidecar JVM with {@code args}; its output goes to {@code log}. */
+    Process launchSidecar(List<String> args, Path log) throws IOException {
+        return launch("sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k", "-XX:+UseSerialGC"), args, log);
+    }
+
+    /** The harness's scratch directory. */
+    Path work() {
+        return work;
+    }
+
+    HttpClient http() {
+        return http;
+    }
+
+    private Process launch(String module, String mainClass, List<String> jvmOptions, List<String> args, Path log)
+            throws IOException {
+        Path moduleDir = ROOT.resolve(module);
+        if (!Files.isDirectory(moduleDir.resolve("target/lib"))) {
+            throw new IllegalStateException(moduleDir + "/target/lib is missing: run the build through `mvn verify`"
+                    + " (the package phase of " + module + " copies its libraries)");
+        }
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.add("-cp");
+        command.add(moduleDir.resolve("target/classes") + ":" + moduleDir.resolve("target/lib") + "/*");
+        command.add(mainClass);
+        command.addAll(args);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        processes.add(process);
+        return process;
+    }
+
+    private URI api(String path) {
+        return URI.create("http://127.0.0.1:" + apiPort + path);
+    }
+
+    private HttpResponse<String> send(String method, String path, String json) throws IOException {
+        return exchange(HttpRequest.newBuilder(api(path)).header("Authorization", "Bearer " + adminToken)
+                .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json)).build());
+    }
+
+    HttpResponse<String> exchange(HttpRequest request) throws IOException {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    /** Waits (bounded) until {@code condition} holds. */
+    static void await(Duration timeout, String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what);
+    }
+
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The last lines of a process log, for failure messages. */
+    String logTail(String name) {
+        try {
+            List<String> lines = Files.readAllLines(work.resolve(name));
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        } catch (IOException e) {
+            return "(no log " + name + ")";
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        for (Process process : processes) {
+            process.destroy();
+        }
+        for (Process process : processes) {
+            try {
+                if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+        try (Stream<Path> files = Files.walk(work)) {
+            files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        }
+    }
+}

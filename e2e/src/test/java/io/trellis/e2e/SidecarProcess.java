@@ -1,0 +1,137 @@
+package io.trellis.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** One sidecar process of a {@link MeshHarness}: its ports, its admin and local API, restart and kill. */
+final class SidecarProcess {
+    private final MeshHarness harness;
+    private final String service;
+    private final String address;
+    private final List<String> args;
+    private final Map<String, Integer> upstreams;
+    private Process process;
+    private int starts;
+
+    SidecarProcess(MeshHarness harness, String service, String address, List<String> args, Map<String, Integer> upstreams) {
+        this.harness = harness;
+        this.service = service;
+        this.address = address;
+        this.args = args;
+        this.upstreams = upstreams;
+    }
+
+    /** Starts the process and waits until it reports ready. */
+    void start() throws Exception {
+        process = harness.launchSidecar(args, harness.work().resolve(logName()));
+        starts++;
+        MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready\n" + harness.logTail(logName()), () -> {
+            try {
+                return admin("/healthz/ready").statusCode() == 200;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
+    /** SIGTERM, and wait for the process to exit. */
+    void stop() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The process (for its PID and exit). */
+    Process process() {
+        return process;
+    }
+
+    String address() {
+        return address;
+    }
+
+    int inboundPort() {
+        return port("--inbound-port");
+    }
+
+    int outboundPort() {
+        return port("--outbound-port");
+    }
+
+    int adminPort() {
+        return port("--admin-port");
+    }
+
+    int apiPort() {
+        return port("--api-port");
+    }
+
+    int upstreamPort(String target) {
+        return upstreams.get(target);
+    }
+
+    /** GET on the admin port. */
+    HttpResponse<String> admin(String path) throws IOException {
+        return harness.exchange(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort() + path))
+                .timeout(Duration.ofSeconds(10)).GET().build());
+    }
+
+    /** The value of one metric line (exact name with labels as printed), or -1 when absent. */
+    double metric(String nameWithLabels) throws IOException {
+        for (String line : admin("/metrics").body().split("\n")) {
+            if (line.startsWith(nameWithLabels + " ")) {
+                return Double.parseDouble(line.substring(nameWithLabels.length() + 1).trim());
+            }
+        }
+        return -1;
+    }
+
+    /** The sum of every sample of {@code name} whose labels contain {@code labelFragment}. */
+    double metricSum(String name, String labelFragment) throws IOException {
+        double sum = 0;
+        for (String line : admin("/metrics").body().split("\n")) {
+            if (line.startsWith(name + "{") && line.contains(labelFragment)) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
+    /** {@code GET /v1/identity} on the local API. */
+    JsonNode identity() throws IOException {
+        return MeshHarness.JSON.readTree(harness.exchange(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + apiPort() + "/v1/identity")).GET().build()).body());
+    }
+
+    /** {@code POST /v1/identity/renew} on the local API. */
+    int renew() throws IOException {
+        return harness.exchange(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort() + "/v1/identity/renew"))
+                .POST(HttpRequest.BodyPublishers.noBody()).build()).statusCode();
+    }
+
+    /** The process log's tail. */
+    String logTail() {
+        return harness.logTail(logName());
+    }
+
+    private String logName() {
+        return "sidecar-" + service + ".log";
+    }
+
+    private int port(String flag) {
+        return Integer.parseInt(args.get(args.indexOf(flag) + 1));
+    }
+
+    Path stateDir() {
+        return Path.of(args.get(args.indexOf("--state-dir") + 1));
+    }
+}

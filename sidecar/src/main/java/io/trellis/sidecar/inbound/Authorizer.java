@@ -40,7 +40,7 @@ public final class Authorizer {
 
     private static boolean matchesAny(InboundPolicy.AuthorizationPolicy policy, SpiffeId peer, String method, String path) {
         for (InboundPolicy.Rule rule : policy.rules()) {
-            if (matchesFrom(rule.from(), peer) && (rule.methods().isEmpty() || rule.methods().contains(method))
+            if (matchesFrom(rule.from(), peer) && (rule.methods().isEmpty() || rule.methods().contains(method) || rule.methods().contains("*"))
                     && matchesPath(rule.paths(), path)) {
                 return true;
             }

@@ -28,7 +28,7 @@ import org.apache.pekko.util.ByteString;
 /**
  * The app behind the server sidecar in whole-mesh tests: one h2c/HTTP/1.1 port serving the {@code Echo} gRPC
  * service (every call shape) and a few HTTP routes that report what the app received: {@code /echo},
- * {@code /bytes?n=} (streamed download), {@code /upload} (counted upload), {@code /status?code=}.
+ * {@code /bytes?n=} (streamed download), {@code /upload} (counted upload), {@code /slow?ms=}, {@code /status?code=}.
  */
 public final class TestBackend implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -82,6 +82,13 @@ public final class TestBackend implements AutoCloseable {
             case "/upload":
                 return request.entity().getDataBytes().runFold(0L, (sum, bytes) -> sum + bytes.size(), materializer)
                         .thenApply(total -> json(JSON.createObjectNode().put("bytes", total)));
+            case "/slow": {
+                long millis = Long.parseLong(request.getUri().query().get("ms").orElse("1000"));
+                return request.discardEntityBytes(materializer).completionStage()
+                        .thenCompose(done -> org.apache.pekko.pattern.Patterns.after(java.time.Duration.ofMillis(millis),
+                                materializer.system().scheduler(), materializer.executionContext(),
+                                () -> CompletableFuture.completedFuture(json(JSON.createObjectNode().put("sleptMs", millis)))));
+            }
             case "/status": {
                 int code = Integer.parseInt(request.getUri().query().get("code").orElse("200"));
                 return request.discardEntityBytes(materializer).completionStage()

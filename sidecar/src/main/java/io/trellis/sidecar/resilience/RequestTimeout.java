@@ -5,6 +5,7 @@ import io.trellis.sidecar.errors.ProxyException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.Scheduler;
@@ -12,9 +13,10 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.stream.Materializer;
 
 /**
- * Bounds the wait for response headers. When the deadline passes first the caller gets
- * {@code upstream-timeout}, and a response arriving later has its body discarded so the upstream stream is
- * released. Timers run on Pekko's scheduler, never on a request thread.
+ * Bounds the wait for response headers, counted (as Envoy does) from the moment the whole request body has
+ * been sent, so a long upload is not cut short while it is still flowing. When the deadline passes first the
+ * caller gets {@code upstream-timeout}, and a response arriving later has its body discarded so the upstream
+ * stream is released. Timers run on Pekko's scheduler, never on a request thread.
  */
 public final class RequestTimeout {
     private final Scheduler scheduler;
@@ -26,14 +28,26 @@ public final class RequestTimeout {
         this.materializer = materializer;
     }
 
-    /** Runs {@code attempt}, failing with {@code upstream-timeout} after {@code timeout}. */
-    public CompletionStage<HttpResponse> within(Duration timeout, String what, Supplier<CompletionStage<HttpResponse>> attempt) {
+    /**
+     * Runs {@code attempt}, failing with {@code upstream-timeout} when no response came {@code timeout} after
+     * {@code requestSent} completed.
+     */
+    public CompletionStage<HttpResponse> within(Duration timeout, String what, CompletionStage<?> requestSent,
+            Supplier<CompletionStage<HttpResponse>> attempt) {
         CompletableFuture<HttpResponse> result = new CompletableFuture<>();
-        Cancellable timer = scheduler.scheduleOnce(timeout, () -> result.completeExceptionally(
-                new ProxyException(ProxyError.UPSTREAM_TIMEOUT, what + " did not answer within " + timeout.toMillis() + " ms")),
-                materializer.executionContext());
+        AtomicReference<Cancellable> timer = new AtomicReference<>();
+        requestSent.whenComplete((sent, error) -> {
+            if (!result.isDone()) {
+                timer.set(scheduler.scheduleOnce(timeout, () -> result.completeExceptionally(new ProxyException(
+                        ProxyError.UPSTREAM_TIMEOUT, what + " did not answer within " + timeout.toMillis() + " ms")),
+                        materializer.executionContext()));
+            }
+        });
         attempt.get().whenComplete((response, error) -> {
-            timer.cancel();
+            Cancellable scheduled = timer.get();
+            if (scheduled != null) {
+                scheduled.cancel();
+            }
             boolean won = error == null ? result.complete(response) : result.completeExceptionally(error);
             if (!won && response != null) {
                 response.discardEntityBytes(materializer);

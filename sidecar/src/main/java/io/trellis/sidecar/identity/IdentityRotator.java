@@ -161,11 +161,15 @@ public final class IdentityRotator extends AbstractBehavior<IdentityRotator.Comm
     }
 
     private void scheduleRenewal(KeyMaterial material) {
+        timers.startSingleTimer(Renew.INSTANCE, renewalDelay(material, clock.instant()));
+    }
+
+    /** How long from {@code now} until {@code material} is due for renewal: half its lifetime; zero if past. */
+    static Duration renewalDelay(KeyMaterial material, Instant now) {
         Instant notBefore = material.notBefore();
-        Duration lifetime = Duration.between(notBefore, material.notAfter());
-        Instant due = notBefore.plus(lifetime.dividedBy(2));
-        Duration wait = Duration.between(clock.instant(), due);
-        timers.startSingleTimer(Renew.INSTANCE, wait.isNegative() ? Duration.ZERO : wait);
+        Instant due = notBefore.plus(Duration.between(notBefore, material.notAfter()).dividedBy(2));
+        Duration wait = Duration.between(now, due);
+        return wait.isNegative() ? Duration.ZERO : wait;
     }
 
     private record Enrolment(KeyPair keys, SignRequest request) {

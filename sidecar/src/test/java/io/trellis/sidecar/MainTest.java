@@ -1,0 +1,64 @@
+package io.trellis.sidecar;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class MainTest {
+    private static final String[] REQUIRED = {"--service", "web", "--app-port", "8000", "--token-file", "/t", "--ca-bundle", "/b"};
+
+    @Test
+    void flagsBecomeSidecarPropertiesAndRepeatableFlagsCollect() {
+        Map<String, Object> properties = Main.parse(concat(REQUIRED, "--upstream", "inventory=9191", "--upstream=billing=9292",
+                "--label", "version=v2"), Map.of());
+
+        assertThat(properties).containsEntry("trellis.sidecar.service", "web")
+                .containsEntry("trellis.sidecar.app-port", "8000")
+                .containsEntry("trellis.sidecar.upstreams", List.of("inventory=9191", "billing=9292"))
+                .containsEntry("trellis.sidecar.labels", List.of("version=v2"));
+    }
+
+    @Test
+    void environmentVariablesAreEquivalentAndFlagsWin() {
+        Map<String, Object> properties = Main.parse(new String[] {"--service", "web"}, Map.of(
+                "TRELLIS_SERVICE", "ignored", "TRELLIS_APP_PORT", "8000", "TRELLIS_TOKEN_FILE", "/t", "TRELLIS_CA_BUNDLE", "/b",
+                "TRELLIS_UPSTREAM", "inventory=9191,billing=9292"));
+
+        assertThat(properties).containsEntry("trellis.sidecar.service", "web")
+                .containsEntry("trellis.sidecar.upstreams", List.of("inventory=9191", "billing=9292"));
+    }
+
+    @Test
+    void badFlagsAreNamed() {
+        assertThatThrownBy(() -> Main.parse(new String[] {"--service", "web"}, Map.of()))
+                .hasMessage("--app-port is required (or TRELLIS_APP_PORT)");
+        assertThatThrownBy(() -> Main.parse(concat(REQUIRED, "--inbound-port", "http"), Map.of()))
+                .hasMessage("--inbound-port: 'http' (expected a port number)");
+        assertThatThrownBy(() -> Main.parse(concat(REQUIRED, "--bogus", "1"), Map.of())).hasMessage("unknown flag --bogus");
+    }
+
+    @Test
+    void configValidationNamesTheFlagAndTheExpectation() {
+        assertThatThrownBy(() -> config("Web_1", List.of())).hasMessageStartingWith("--service: Web_1 (expected a DNS label");
+        assertThatThrownBy(() -> config("web", List.of("inventory"))).hasMessage("--upstream: inventory (expected NAME=LOCALPORT)");
+        assertThat(config("web", List.of("inventory=9191")).declaredUpstreams())
+                .containsExactly(new SidecarConfig.Upstream("inventory", 9191));
+        assertThat(config("web", List.of()).identity()).hasToString("spiffe://cluster.local/ns/default/sa/web");
+    }
+
+    private static SidecarConfig config(String service, List<String> upstreams) {
+        return new SidecarConfig(service, "default", null, "cluster.local", 8000, "auto", Path.of("/t"), Path.of("/b"),
+                "127.0.0.1:15010", "127.0.0.1", 15001, 15006, 15020, "0.0.0.0", 15002, upstreams, null, List.of(),
+                java.time.Duration.ofSeconds(10));
+    }
+
+    private static String[] concat(String[] first, String... more) {
+        String[] all = java.util.Arrays.copyOf(first, first.length + more.length);
+        System.arraycopy(more, 0, all, first.length, more.length);
+        return all;
+    }
+}

@@ -4,14 +4,13 @@ import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.pipeline.Stage;
+import io.trellis.sidecar.transport.HopByHopHeaders;
 import io.trellis.sidecar.transport.Http2Connection;
 import java.net.ConnectException;
-import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpProtocols;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -25,9 +24,6 @@ import org.apache.pekko.stream.StreamTcpException;
  * needs trailers); other requests follow {@code --app-protocol}. Thread-safe.
  */
 final class AppForwarder implements Stage.Next<InboundCall> {
-    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "upgrade",
-            "transfer-encoding", "http2-settings", "raw-request-uri");
-
     private final ActorSystem<?> system;
     private final Materializer materializer;
     private final int appPort;
@@ -44,12 +40,13 @@ final class AppForwarder implements Stage.Next<InboundCall> {
 
     @Override
     public CompletionStage<HttpResponse> handle(InboundCall call) {
-        HttpRequest request = withoutHopByHop(call.request());
+        HttpRequest request = HopByHopHeaders.strip(call.request());
         if (h2cForAll || ErrorResponses.isGrpc(request)) {
-            return h2cConnection().send(request.withUri(request.getUri().toRelative()));
+            return h2cConnection().send(request.withUri(request.getUri().toRelative())).thenApply(response -> HopByHopHeaders.strip(response));
         }
         Uri target = Uri.create("http://127.0.0.1:" + appPort + request.getUri().toRelative());
         return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
+                .thenApply(response -> HopByHopHeaders.strip(response))
                 .exceptionally(error -> {
                     throw new ProxyException(isConnectFailure(error) ? ProxyError.UPSTREAM_CONNECT_FAILURE : ProxyError.UPSTREAM_RESET,
                             "app at 127.0.0.1:" + appPort + ": " + error.getMessage(), error);
@@ -68,16 +65,6 @@ final class AppForwarder implements Stage.Next<InboundCall> {
         if (connection != null) {
             connection.close();
         }
-    }
-
-    private static HttpRequest withoutHopByHop(HttpRequest request) {
-        HttpRequest out = request;
-        for (HttpHeader header : request.getHeaders()) {
-            if (HOP_BY_HOP.contains(header.lowercaseName())) {
-                out = out.removeHeader(header.name());
-            }
-        }
-        return out;
     }
 
     private static boolean isConnectFailure(Throwable error) {

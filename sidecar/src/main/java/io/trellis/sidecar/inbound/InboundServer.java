@@ -4,11 +4,15 @@ import io.trellis.certs.MeshTls;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import javax.net.ssl.SSLEngine;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.io.Inet;
+import org.apache.pekko.io.TcpSO;
 import org.apache.pekko.http.javadsl.ConnectionContext;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -32,6 +36,8 @@ import org.apache.pekko.util.ByteString;
  */
 public final class InboundServer {
     private static final byte TLS_HANDSHAKE = 0x16;
+    /** Both legs of the splice forward small frames at once (no Nagle + delayed-ACK stalls). */
+    private static final List<Inet.SocketOption> NO_DELAY = List.of(TcpSO.tcpNoDelay(true));
 
     private final Tcp.ServerBinding front;
     private final ServerBinding tls;
@@ -56,7 +62,7 @@ public final class InboundServer {
         return tls.thenCombine(plain, (tlsBinding, plainBinding) -> new ServerBinding[] {tlsBinding, plainBinding})
                 .thenCompose(bindings -> {
                     Flow<ByteString, ByteString, NotUsed> splice = splice(system, bindings[0].localAddress(), bindings[1].localAddress());
-                    return Tcp.get(system).bind(address, port)
+                    return Tcp.get(system).bind(address, port, 1024, NO_DELAY, false, Optional.empty())
                             .to(Sink.foreach(connection -> connection.handleWith(splice, materializer)))
                             .run(materializer)
                             .thenApply(front -> new InboundServer(front, bindings[0], bindings[1]));
@@ -101,7 +107,8 @@ public final class InboundServer {
                     ByteString first = split.first().get(0);
                     InetSocketAddress target = first.apply(0) == TLS_HANDSHAKE ? tls : plaintext;
                     return Source.single(first).concat(split.second())
-                            .via(tcp.outgoingConnection(target.getHostString(), target.getPort()));
+                            .via(tcp.outgoingConnection(target, Optional.empty(), NO_DELAY, true, Optional.empty(),
+                                    Optional.empty()));
                 });
     }
 }

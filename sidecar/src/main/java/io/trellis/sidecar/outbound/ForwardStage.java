@@ -4,11 +4,10 @@ import io.trellis.sidecar.config.Cluster;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.pipeline.Stage;
-import java.util.List;
+import io.trellis.sidecar.transport.HopByHopHeaders;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpProtocols;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -21,10 +20,6 @@ import org.apache.pekko.http.javadsl.model.headers.Host;
  * request is turned into origin form first, with hop-by-hop headers removed.
  */
 final class ForwardStage implements Stage.Next<OutboundCall> {
-    /** Connection-specific headers (RFC 9110 §7.6.1, plus the proxy ones) that must not be forwarded. */
-    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection",
-            "proxy-authorization", "proxy-authenticate", "upgrade", "transfer-encoding", "http2-settings");
-
     private final PeerConnectionPool peers;
     private final ActorSystem<?> system;
 
@@ -43,6 +38,7 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
         String scheme = cluster.externalTls() ? "https" : "http";
         Uri target = Uri.create(scheme + "://" + call.endpoint().authority() + request.getUri().toRelative());
         return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
+                .thenApply(response -> HopByHopHeaders.strip(response))
                 .exceptionally(error -> {
                     throw new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE,
                             "external service " + cluster.name() + " at " + call.endpoint().authority() + ": " + error.getMessage(), error);
@@ -59,11 +55,6 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
             }
             out = out.withUri(uri.toRelative());
         }
-        for (HttpHeader header : request.getHeaders()) {
-            if (HOP_BY_HOP.contains(header.lowercaseName())) {
-                out = out.removeHeader(header.name());
-            }
-        }
-        return out;
+        return HopByHopHeaders.strip(out);
     }
 }

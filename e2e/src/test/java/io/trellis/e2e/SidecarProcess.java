@@ -131,6 +131,11 @@ final class SidecarProcess {
         return Integer.parseInt(args.get(args.indexOf(flag) + 1));
     }
 
+    @Override
+    public String toString() {
+        return service + " sidecar";
+    }
+
     Path stateDir() {
         return Path.of(args.get(args.indexOf("--state-dir") + 1));
     }

@@ -35,25 +35,26 @@ public final class StateDirectory {
         return dir;
     }
 
-    /** Saves the key and chain (the key never leaves this directory). */
+    /**
+     * Saves the key and chain in one file ({@code identity.pem}: the key, then the chain), replaced in one
+     * atomic rename, so a crash can never leave a key beside a certificate for another key. The key never
+     * leaves this directory.
+     */
     public void saveIdentity(KeyMaterial material) throws IOException {
-        // Chain first: a crash between the two leaves the old key with a chain that does not match it, which
-        // loadIdentity() rejects, rather than a new key nobody has a certificate for.
-        OwnerOnlyFiles.write(dir.resolve("cert-chain.pem"), material.chainPem());
-        OwnerOnlyFiles.write(dir.resolve("key.pem"), material.privateKeyPem());
+        OwnerOnlyFiles.write(dir.resolve("identity.pem"), material.privateKeyPem() + material.chainPem());
     }
 
-    /** The saved key and chain, if both are present, readable and belong together. */
+    /** The saved key and chain, if present, readable and belonging together. */
     public Optional<KeyMaterial> loadIdentity() throws IOException {
-        Optional<String> chain = read("cert-chain.pem");
-        Optional<String> key = read("key.pem");
-        if (chain.isEmpty() || key.isEmpty()) {
+        Optional<String> pem = read("identity.pem");
+        if (pem.isEmpty()) {
             return Optional.empty();
         }
         try {
-            KeyMaterial material = new KeyMaterial(Pem.decodePrivateKey(key.get()), Pem.decodeCertificates(chain.get()));
+            KeyMaterial material = new KeyMaterial(Pem.decodePrivateKey(pem.get()), Pem.decodeCertificates(pem.get()));
             return belongTogether(material) ? Optional.of(material) : Optional.empty();
         } catch (GeneralSecurityException | IllegalArgumentException e) {
+            // Unreadable or mismatched: enrol again rather than serve with it.
             return Optional.empty();
         }
     }

@@ -8,7 +8,9 @@ import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.push.GrpcServer;
 import io.trellis.controlplane.push.ServerIdentity;
 import io.trellis.controlplane.push.SnapshotPusher;
+import io.trellis.controlplane.registry.ProxyInstance;
 import io.trellis.controlplane.registry.ProxyRegistry;
+import io.trellis.controlplane.registry.RegistryFile;
 import io.trellis.controlplane.resource.ResourceCodec;
 import io.trellis.controlplane.store.FileChangeLog;
 import io.trellis.controlplane.store.LogCodec;
@@ -21,12 +23,19 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Assembles the control plane: one place that shows what is built from what. */
 @Factory
 final class ControlPlaneFactory {
+    private static final Logger LOG = LoggerFactory.getLogger(ControlPlaneFactory.class);
+    private static final Duration RECOVERY_GRACE = Duration.ofSeconds(60);
+
     @Singleton
     Clock clock() {
         return Clock.systemUTC();
@@ -54,9 +63,30 @@ final class ControlPlaneFactory {
         return MeshCertificateAuthority.open(store, config.dataDir(), config.caDir(), clock);
     }
 
+    /**
+     * The registry, seeded with the previous run's instances for {@link #RECOVERY_GRACE} (twice the sidecars'
+     * longest reconnect backoff), and saved on every membership change.
+     */
     @Singleton
-    ProxyRegistry proxyRegistry() {
-        return new ProxyRegistry();
+    ProxyRegistry proxyRegistry(ControlPlaneConfig config, Clock clock) throws IOException {
+        ProxyRegistry registry = new ProxyRegistry();
+        // One thread, so saves land in the order of the changes.
+        ExecutorService writes = Executors.newSingleThreadExecutor(r -> daemon(r, "trellis-registry-file"));
+        RegistryFile file = new RegistryFile(config.dataDir().resolve("registry.json"));
+        List<ProxyInstance> previous = file.load();
+        registry.recover(previous, clock.instant().plus(RECOVERY_GRACE));
+        if (!previous.isEmpty()) {
+            LOG.info("registry: {} instances from the previous run kept for {} s or until they reconnect", previous.size(),
+                    RECOVERY_GRACE.toSeconds());
+        }
+        registry.onMembershipChange(() -> writes.execute(() -> {
+            try {
+                file.save(registry.instances());
+            } catch (IOException e) {
+                LOG.warn("could not save the registry to {}: {}", config.dataDir().resolve("registry.json"), e.toString());
+            }
+        }));
+        return registry;
     }
 
     @Singleton

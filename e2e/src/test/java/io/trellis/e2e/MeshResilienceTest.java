@@ -136,7 +136,7 @@ class MeshResilienceTest {
         web.stop();
         web.start();  // ready again from its state directory: saved key, certificate and snapshot
         Curl.Result afterRestart = Curl.run(url);
-        assertThat(afterRestart.status()).as(afterRestart.body()).isEqualTo(200);
+        assertThat(afterRestart.status()).as("%s\n%s", afterRestart.body(), web.logTail()).isEqualTo(200);
 
         mesh.startControlPlane();
         MeshHarness.await(Duration.ofSeconds(30), "web to reconnect", () -> {

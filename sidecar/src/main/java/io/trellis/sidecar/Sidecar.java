@@ -115,7 +115,9 @@ public final class Sidecar implements AutoCloseable {
         LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, config.apiPort()),
                 "API listener on 127.0.0.1:" + config.apiPort());
 
-        ExecutorService blocking = Executors.newFixedThreadPool(2, runnable -> {
+        // One thread: state-directory writes must land in the order they were made (a later snapshot must never
+        // be overwritten by an earlier one), and key generation is rare enough to share it.
+        ExecutorService blocking = Executors.newSingleThreadExecutor(runnable -> {
             Thread thread = new Thread(runnable, "trellis-sidecar-io");
             thread.setDaemon(true);
             return thread;

@@ -1,20 +1,29 @@
 package io.trellis.controlplane.registry;
 
+import java.time.Instant;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
 
 /**
  * The built-in service registry: every sidecar with an open Connect stream, and what the control
  * plane has sent it and heard back. Membership changes notify listeners (the snapshot pusher).
+ *
+ * <p>After a restart the control plane also knows the instances of its previous run ({@link #recover}):
+ * they stay in {@link #instances()} until they reconnect or a grace period passes. Without that, the first
+ * sidecars to reconnect would be pushed snapshots missing every service whose sidecars had not reconnected
+ * yet, and requests on known routes would fail with {@code no-route} although nothing changed.
  * Thread-safe; each {@link Registration} is updated only by its own stream.
  */
 public final class ProxyRegistry {
     private final Map<String, Registration> byNode = new ConcurrentHashMap<>();
+    private final Map<String, ProxyInstance> recovered = new ConcurrentHashMap<>();
     private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
+    private volatile Instant recoveredUntil = Instant.MIN;
 
     /** One proxy's entry; handed to its stream, which reports sends, ACKs and NACKs through it. */
     public final class Registration {
@@ -76,9 +85,32 @@ public final class ProxyRegistry {
         }
     }
 
+    /**
+     * Keeps {@code previous} (the instances of the last run) as endpoints until each reconnects, or until
+     * {@code until}, whichever comes first.
+     */
+    public void recover(List<ProxyInstance> previous, Instant until) {
+        previous.forEach(instance -> recovered.put(instance.nodeId(), instance));
+        recoveredUntil = until;
+        if (!previous.isEmpty()) {
+            membershipListeners.forEach(Runnable::run);
+        }
+    }
+
+    /** Drops the recovered instances that did not reconnect once {@code now} is past the grace period. */
+    public void expireRecovered(Instant now) {
+        if (!recovered.isEmpty() && now.isAfter(recoveredUntil)) {
+            recovered.clear();
+            membershipListeners.forEach(Runnable::run);
+        }
+    }
+
     /** Registers a connected proxy, replacing an older stream of the same node. */
     public Registration register(ProxyInstance instance) {
         Registration registration = new Registration(instance);
+        recovered.remove(instance.nodeId());
+        // A sidecar restarted with a new node id announces the same inbound endpoint: the old entry is stale.
+        recovered.values().removeIf(old -> old.address().equals(instance.address()) && old.inboundPort() == instance.inboundPort());
         byNode.put(instance.nodeId(), registration);
         membershipListeners.forEach(Runnable::run);
         return registration;
@@ -91,15 +123,16 @@ public final class ProxyRegistry {
         }
     }
 
-    /** Every connected instance, ordered by namespace, service and node. */
+    /** Every connected instance, and every recovered one not yet reconnected, ordered by namespace, service and node. */
     public List<ProxyInstance> instances() {
-        return byNode.values().stream().map(Registration::instance)
+        return Stream.concat(byNode.values().stream().map(Registration::instance),
+                        recovered.values().stream().filter(instance -> !byNode.containsKey(instance.nodeId())))
                 .sorted(Comparator.comparing(ProxyInstance::namespace).thenComparing(ProxyInstance::service)
                         .thenComparing(ProxyInstance::nodeId))
                 .toList();
     }
 
-    /** Every proxy's status, ordered like {@link #instances()}. */
+    /** Every connected proxy's status, ordered like {@link #instances()}. */
     public List<ProxyStatus> statuses() {
         return byNode.values().stream().map(Registration::status)
                 .sorted(Comparator.comparing((ProxyStatus s) -> s.instance().namespace())

@@ -81,7 +81,7 @@ public final class ControlPlaneSession extends AbstractBehavior<ControlPlaneSess
      * A session that connects at once.
      *
      * @param hello the Hello to open every stream with (its last applied version is updated per stream)
-     * @param blocking where snapshots are written to the state directory
+     * @param blocking where snapshots are written to the state directory; must run tasks in order (one thread)
      */
     public static Behavior<Command> create(ControlPlaneChannel channel, Hello hello, SnapshotTranslator translator,
             RoutingTableRef tables, WorkloadIdentity identity, StateDirectory state, ProxyMetrics metrics, Backoff backoff,

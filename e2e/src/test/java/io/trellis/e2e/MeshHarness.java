@@ -2,6 +2,7 @@ package io.trellis.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -19,7 +20,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntPredicate;
 import java.util.stream.Stream;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * A whole mesh on loopback for one test class: a control-plane process and sidecar processes, each started
@@ -187,6 +191,38 @@ final class MeshHarness implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException(e);
         }
+    }
+
+    /** Waits (bounded) until curl with {@code curlArgs} gets an HTTP status {@code accepted} likes. */
+    static void awaitCurl(Duration timeout, String what, IntPredicate accepted, String... curlArgs)
+            throws InterruptedException {
+        await(timeout, what, () -> {
+            try {
+                return accepted.test(Curl.run(curlArgs).status());
+            } catch (IOException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        });
+    }
+
+    /** Waits (bounded) until the proxy of {@code service} reports {@code status} in /api/v1/proxies. */
+    void awaitProxyStatus(String service, String status, Duration timeout) throws InterruptedException {
+        await(timeout, service + " to be " + status, () -> {
+            try {
+                return status.equals(proxyStatus(service));
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
+    /** An actor system for apps in the test JVM: HTTP/2 (h2c) on, no body size limit. */
+    static ActorSystem<Void> appSystem(String name) {
+        return ActorSystem.create(Behaviors.empty(), name, ConfigFactory.parseString("pekko.http.server.enable-http2 = on\n"
+                + "pekko.http.server.parsing.max-content-length = infinite").withFallback(ConfigFactory.load()));
     }
 
     /** Waits (bounded) until {@code condition} holds. */

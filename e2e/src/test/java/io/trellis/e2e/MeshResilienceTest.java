@@ -2,11 +2,9 @@ package io.trellis.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.typesafe.config.ConfigFactory;
 import io.trellis.e2e.app.TestBackend;
 import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -22,8 +20,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class MeshResilienceTest {
-    private final ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "resilience-test",
-            ConfigFactory.parseString("pekko.http.server.enable-http2 = on").withFallback(ConfigFactory.load()));
+    private final ActorSystem<Void> system = MeshHarness.appSystem("resilience-test");
     private MeshHarness mesh;
     private TestBackend backend;
     private SidecarProcess echo;
@@ -37,13 +34,7 @@ class MeshResilienceTest {
         echo = mesh.startSidecar("echo", backend.port());
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "echo");
         url = "http://127.0.0.1:" + web.upstreamPort("echo") + "/echo";
-        MeshHarness.await(Duration.ofSeconds(30), "web to learn about echo", () -> {
-            try {
-                return Curl.run(url).status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        MeshHarness.awaitCurl(Duration.ofSeconds(30), "web to learn about echo", status -> status == 200, url);
     }
 
     @AfterAll
@@ -91,13 +82,7 @@ class MeshResilienceTest {
                     metadata: {name: default}
                     spec: {trustDomain: other.example}
                     """);
-            MeshHarness.await(Duration.ofSeconds(20), "web to NACK", () -> {
-                try {
-                    return "NACKED".equals(mesh.proxyStatus("web"));
-                } catch (Exception e) {
-                    return false;
-                }
-            });
+            mesh.awaitProxyStatus("web", "NACKED", Duration.ofSeconds(20));
             long seen = traffic.succeeded();
             MeshHarness.await(Duration.ofSeconds(10), "traffic after the NACK", () -> traffic.succeeded() > seen + 50);
             traffic.close();
@@ -111,13 +96,7 @@ class MeshResilienceTest {
         }
         assertThat(web.metric("trellis_config_nacks_total")).isGreaterThan(nacksBefore);
         assertThat(web.metric("trellis_config_version")).isEqualTo(versionBefore);
-        MeshHarness.await(Duration.ofSeconds(20), "web to be SYNCED again", () -> {
-            try {
-                return "SYNCED".equals(mesh.proxyStatus("web"));
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        mesh.awaitProxyStatus("web", "SYNCED", Duration.ofSeconds(20));
     }
 
     @Test
@@ -139,13 +118,7 @@ class MeshResilienceTest {
         assertThat(afterRestart.status()).as("%s\n%s", afterRestart.body(), web.logTail()).isEqualTo(200);
 
         mesh.startControlPlane();
-        MeshHarness.await(Duration.ofSeconds(30), "web to reconnect", () -> {
-            try {
-                return "SYNCED".equals(mesh.proxyStatus("web"));
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        mesh.awaitProxyStatus("web", "SYNCED", Duration.ofSeconds(30));
         assertThat(Curl.run(url).status()).isEqualTo(200);
     }
 

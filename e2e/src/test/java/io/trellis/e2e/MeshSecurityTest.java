@@ -2,7 +2,6 @@ package io.trellis.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.typesafe.config.ConfigFactory;
 import io.trellis.certs.CertificateAuthority;
 import io.trellis.certs.CsrFactory;
 import io.trellis.certs.IssuedCertificate;
@@ -15,7 +14,6 @@ import java.security.KeyPair;
 import java.time.Clock;
 import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,8 +25,7 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MeshSecurityTest {
-    private final ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "security-test",
-            ConfigFactory.parseString("pekko.http.server.enable-http2 = on").withFallback(ConfigFactory.load()));
+    private final ActorSystem<Void> system = MeshHarness.appSystem("security-test");
     private MeshHarness mesh;
     private SidecarProcess echo;
     private SidecarProcess web;
@@ -52,13 +49,8 @@ class MeshSecurityTest {
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "echo");
         billing = mesh.startSidecar("billing", MeshHarness.freePort(), "--upstream", "echo");
         for (SidecarProcess caller : new SidecarProcess[] {web, billing}) {
-            MeshHarness.await(Duration.ofSeconds(30), caller + " to learn about echo", () -> {
-                try {
-                    return Curl.run("http://127.0.0.1:" + caller.upstreamPort("echo") + "/public/x").status() == 200;
-                } catch (Exception e) {
-                    return false;
-                }
-            });
+            MeshHarness.awaitCurl(Duration.ofSeconds(30), caller + " to learn about echo", status -> status == 200,
+                    "http://127.0.0.1:" + caller.upstreamPort("echo") + "/public/x");
         }
     }
 
@@ -136,13 +128,8 @@ class MeshSecurityTest {
                 spec: {mtls: PERMISSIVE}
                 """);
         try {
-            MeshHarness.await(Duration.ofSeconds(20), "PERMISSIVE mode to reach the sidecar", () -> {
-                try {
-                    return Curl.run(inbound("http", "/public/x")).status() == 200;
-                } catch (Exception e) {
-                    return false;
-                }
-            });
+            MeshHarness.awaitCurl(Duration.ofSeconds(20), "PERMISSIVE mode to reach the sidecar", status -> status == 200,
+                    inbound("http", "/public/x"));
             // A plaintext caller has no identity, so identity-based rules still deny it.
             Curl.Result anonymous = Curl.run(inbound("http", "/orders"));
             assertThat(anonymous.status()).isEqualTo(403);
@@ -154,12 +141,7 @@ class MeshSecurityTest {
                     spec: {mtls: STRICT}
                     """);
         }
-        MeshHarness.await(Duration.ofSeconds(20), "STRICT mode to come back", () -> {
-            try {
-                return Curl.run(inbound("http", "/public/x")).status() == 403;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        MeshHarness.awaitCurl(Duration.ofSeconds(20), "STRICT mode to come back", status -> status == 403,
+                inbound("http", "/public/x"));
     }
 }

@@ -2,7 +2,6 @@ package io.trellis.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.typesafe.config.ConfigFactory;
 import io.trellis.e2e.app.TestBackend;
 import java.io.InputStream;
 import java.net.URI;
@@ -13,7 +12,6 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -29,9 +27,7 @@ class MeshStreamingTest {
     /** The sidecars run with -Xmx64m; a body held in memory would need 16 times that. */
     private static final double OLD_GEN_BOUND_BYTES = 32 * 1024 * 1024;
 
-    private final ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "streaming-test",
-            ConfigFactory.parseString("pekko.http.server.enable-http2 = on\npekko.http.server.parsing.max-content-length = infinite")
-                    .withFallback(ConfigFactory.load()));
+    private final ActorSystem<Void> system = MeshHarness.appSystem("streaming-test");
     private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private MeshHarness mesh;
     private SidecarProcess echo;
@@ -43,13 +39,8 @@ class MeshStreamingTest {
         TestBackend backend = TestBackend.start(system, 0);
         echo = mesh.startSidecar("echo", backend.port());
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "echo");
-        MeshHarness.await(Duration.ofSeconds(30), "web to learn about echo", () -> {
-            try {
-                return Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/echo").status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        MeshHarness.awaitCurl(Duration.ofSeconds(30), "web to learn about echo", status -> status == 200,
+                "http://127.0.0.1:" + web.upstreamPort("echo") + "/echo");
     }
 
     @AfterAll

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.ConfigFactory;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.trellis.e2e.app.TestBackend;
@@ -20,7 +19,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -37,8 +35,7 @@ import org.junit.jupiter.api.TestInstance;
 class MeshTrafficTest {
     private static final String WEB = "spiffe://cluster.local/ns/default/sa/web";
 
-    private final ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "traffic-test",
-            ConfigFactory.parseString("pekko.http.server.enable-http2 = on").withFallback(ConfigFactory.load()));
+    private final ActorSystem<Void> system = MeshHarness.appSystem("traffic-test");
     private MeshHarness mesh;
     private TestBackend backend;
     private SidecarProcess echo;
@@ -51,13 +48,8 @@ class MeshTrafficTest {
         backend = TestBackend.start(system, 0);
         echo = mesh.startSidecar("echo", backend.port(), "--label", "version=v1");
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "echo");
-        MeshHarness.await(Duration.ofSeconds(30), "web to learn about echo", () -> {
-            try {
-                return Curl.run("-H", "Host: echo", "http://127.0.0.1:" + web.outboundPort() + "/echo").status() == 200;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        MeshHarness.awaitCurl(Duration.ofSeconds(30), "web to learn about echo", status -> status == 200,
+                "-H", "Host: echo", "http://127.0.0.1:" + web.outboundPort() + "/echo");
         grpc = EchoClient.create(GrpcClientSettings.connectToServiceAt("127.0.0.1", web.upstreamPort("echo"), system)
                 .withTls(false).withBackend("pekko-http"), system);
     }
@@ -207,13 +199,8 @@ class MeshTrafficTest {
     @Test
     void appThatIsDownGivesUpstreamConnectFailure() throws Exception {
         SidecarProcess orphan = mesh.startSidecar("orphan", MeshHarness.freePort());
-        MeshHarness.await(Duration.ofSeconds(20), "web to learn about orphan", () -> {
-            try {
-                return Curl.run("-H", "Host: orphan", "http://127.0.0.1:" + web.outboundPort() + "/").status() != 404;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        MeshHarness.awaitCurl(Duration.ofSeconds(20), "web to learn about orphan", status -> status != 404 && status != 0,
+                "-H", "Host: orphan", "http://127.0.0.1:" + web.outboundPort() + "/");
 
         Curl.Result result = Curl.run("-H", "Host: orphan", "http://127.0.0.1:" + web.outboundPort() + "/");
 

@@ -182,7 +182,8 @@ public final class DemoMesh {
     }
 
     private static void requireFree(int port) {
-        try (Socket socket = new Socket("127.0.0.1", port)) {
+        try {
+            new Socket("127.0.0.1", port).close();
             throw new IllegalStateException("port " + port + " is already in use; stop whatever listens there first");
         } catch (ConnectException free) {
             // nothing listens: good

@@ -60,7 +60,7 @@ token() { curl -s -X POST http://127.0.0.1:18080/api/v1/tokens -H "Authorization
   -H 'Content-Type: application/json' -d "{\"namespace\":\"default\",\"serviceAccount\":\"$1\"}" \
   | sed 's/.*"token":"\([^"]*\)".*/\1/' > "$work/$1.token"; }
 token backend; token loadgen
-sidecar_opts="-Xmx64m -Xss512k -XX:+UseSerialGC"
+sidecar_opts=${SIDECAR_JAVA_OPTS:-"-Xmx64m -Xss512k -XX:+UseSerialGC"}
 start_sidecar() {  # name app-port address outbound inbound admin api [extra...]
   local name=$1 app=$2 addr=$3 out=$4 in=$5 admin=$6 api=$7; shift 7
   local t0; t0=$(date +%s%N)

@@ -1,6 +1,7 @@
 package io.trellis.sidecar;
 
 import io.micronaut.context.ApplicationContext;
+import io.trellis.sidecar.errors.Causes;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -59,7 +60,7 @@ public final class Main {
         try {
             context = ApplicationContext.builder().properties(properties).banner(false).start();
         } catch (RuntimeException e) {
-            System.err.println("trellis sidecar: " + rootMessage(e));
+            System.err.println("trellis sidecar: " + Causes.rootMessage(e));
             System.exit(1);
             return;
         }
@@ -125,13 +126,5 @@ public final class Main {
             out.append(String.format("  %-18s %-26s %s%n", flag.name(), flag.env(), flag.help()));
         }
         return out.toString();
-    }
-
-    private static String rootMessage(Throwable error) {
-        Throwable cause = error;
-        while (cause.getCause() != null && cause.getCause() != cause) {
-            cause = cause.getCause();
-        }
-        return cause.getMessage();
     }
 }

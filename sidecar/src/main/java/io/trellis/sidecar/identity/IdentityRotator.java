@@ -11,6 +11,7 @@ import io.trellis.mesh.v1.MeshControlClient;
 import io.trellis.mesh.v1.SignRequest;
 import io.trellis.mesh.v1.SignResponse;
 import io.trellis.sidecar.config.Backoff;
+import io.trellis.sidecar.errors.Causes;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,7 +156,7 @@ public final class IdentityRotator extends AbstractBehavior<IdentityRotator.Comm
     private Behavior<Command> onSignFailed(SignFailed failed) {
         Duration wait = backoff.delay(failures++);
         getContext().getLog().warn("could not obtain a certificate for {} (attempt {}), retrying in {} ms: {}",
-                identity.id(), failures, wait.toMillis(), rootMessage(failed.cause()));
+                identity.id(), failures, wait.toMillis(), Causes.rootMessage(failed.cause()));
         timers.startSingleTimer(Renew.INSTANCE, wait);
         return this;
     }
@@ -231,13 +232,5 @@ public final class IdentityRotator extends AbstractBehavior<IdentityRotator.Comm
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-    }
-
-    private static String rootMessage(Throwable error) {
-        Throwable cause = error;
-        while (cause.getCause() != null && cause.getCause() != cause) {
-            cause = cause.getCause();
-        }
-        return cause.getClass().getSimpleName() + ": " + cause.getMessage();
     }
 }

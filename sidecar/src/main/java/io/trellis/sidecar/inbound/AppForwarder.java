@@ -1,12 +1,10 @@
 package io.trellis.sidecar.inbound;
 
+import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ErrorResponses;
-import io.trellis.sidecar.errors.ProxyError;
-import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
 import io.trellis.sidecar.transport.Http2Connection;
-import java.net.ConnectException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -16,7 +14,6 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.StreamTcpException;
 
 /**
  * The end of the inbound path: forwards to the app on 127.0.0.1:appPort, speaking HTTP/1.1 through a
@@ -48,15 +45,24 @@ final class AppForwarder implements Stage.Next<InboundCall> {
         return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
                 .thenApply(response -> HopByHopHeaders.strip(response))
                 .exceptionally(error -> {
-                    throw new ProxyException(isConnectFailure(error) ? ProxyError.UPSTREAM_CONNECT_FAILURE : ProxyError.UPSTREAM_RESET,
-                            "app at 127.0.0.1:" + appPort + ": " + error.getMessage(), error);
+                    throw Causes.upstreamFailure("the app at 127.0.0.1:" + appPort, error);
                 });
     }
 
     private Http2Connection h2cConnection() {
-        return h2c.updateAndGet(existing -> existing != null && existing.isOpen() ? existing
-                : Http2Connection.open("app at 127.0.0.1:" + appPort,
-                        Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http2WithPriorKnowledge(), 1024, materializer));
+        Http2Connection current = h2c.get();
+        return current != null && current.isOpen() ? current : reopenH2c();
+    }
+
+    /** Opens the h2c connection once, however many requests find it closed at the same time. */
+    private synchronized Http2Connection reopenH2c() {
+        Http2Connection current = h2c.get();
+        if (current == null || !current.isOpen()) {
+            current = Http2Connection.open("app at 127.0.0.1:" + appPort,
+                    Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http2WithPriorKnowledge(), 1024, materializer);
+            h2c.set(current);
+        }
+        return current;
     }
 
     /** Closes the h2c connection (HTTP/1.1 pools close with the actor system). */
@@ -65,15 +71,5 @@ final class AppForwarder implements Stage.Next<InboundCall> {
         if (connection != null) {
             connection.close();
         }
-    }
-
-    private static boolean isConnectFailure(Throwable error) {
-        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
-            if (cause instanceof ConnectException || cause instanceof StreamTcpException
-                    && String.valueOf(cause.getMessage()).contains("Tcp command")) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -4,6 +4,7 @@ import io.trellis.sidecar.config.RoutingTableRef;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.pipeline.Edge;
 import io.trellis.sidecar.pipeline.Pipeline;
+import io.trellis.sidecar.pipeline.ReadyStage;
 import io.trellis.sidecar.pipeline.RequestContext;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import io.trellis.sidecar.telemetry.TraceHeaders;
@@ -31,7 +32,7 @@ public final class InboundPipeline {
         this.app = new AppForwarder(system, appPort, appProtocol);
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
-                InboundStages.ready(identity),
+                new ReadyStage<>(identity),
                 InboundStages.peerIdentity(),
                 InboundStages.authorization()),
                 app);

@@ -59,14 +59,13 @@ public final class InboundServer {
         CompletionStage<ServerBinding> plain = http.newServerAt("127.0.0.1", 0)
                 .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> pipeline.handle(request, false));
         Materializer materializer = Materializer.matFromSystem(system);
-        return tls.thenCombine(plain, (tlsBinding, plainBinding) -> new ServerBinding[] {tlsBinding, plainBinding})
-                .thenCompose(bindings -> {
-                    Flow<ByteString, ByteString, NotUsed> splice = splice(system, bindings[0].localAddress(), bindings[1].localAddress());
-                    return Tcp.get(system).bind(address, port, 1024, NO_DELAY, false, Optional.empty())
-                            .to(Sink.foreach(connection -> connection.handleWith(splice, materializer)))
-                            .run(materializer)
-                            .thenApply(front -> new InboundServer(front, bindings[0], bindings[1]));
-                });
+        return tls.thenCompose(tlsBinding -> plain.thenCompose(plainBinding -> {
+            Flow<ByteString, ByteString, NotUsed> splice = splice(system, tlsBinding.localAddress(), plainBinding.localAddress());
+            return Tcp.get(system).bind(address, port, 1024, NO_DELAY, false, Optional.empty())
+                    .to(Sink.foreach(connection -> connection.handleWith(splice, materializer)))
+                    .run(materializer)
+                    .thenApply(front -> new InboundServer(front, tlsBinding, plainBinding));
+        }));
     }
 
     /** The port the public listener is bound to. */

@@ -6,7 +6,6 @@ import io.trellis.certs.SpiffeId;
 import io.trellis.sidecar.config.MeshSettings;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
-import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.pipeline.Stage;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
@@ -19,7 +18,7 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.SslSessionInfo;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
-/** The inbound stages before the app: ready, identity and header sanitising, authorization. */
+/** The inbound stages before the app: identity and header sanitising, then authorization. */
 final class InboundStages {
     /** The header carrying the verified caller identity to the app. */
     static final String PEER_IDENTITY = "trellis-peer-identity";
@@ -27,17 +26,6 @@ final class InboundStages {
     private static final List<String> IDENTITY_HEADERS = List.of(PEER_IDENTITY, "x-forwarded-client-cert");
 
     private InboundStages() {
-    }
-
-    /** Refuses requests until this sidecar has a certificate and a first snapshot. */
-    static Stage<InboundCall> ready(WorkloadIdentity identity) {
-        return (call, next) -> {
-            if (!identity.isIssued() || call.table() == null) {
-                throw new ProxyException(ProxyError.IDENTITY_UNAVAILABLE,
-                        "this sidecar is not ready (no certificate or no configuration yet)");
-            }
-            return next.handle(call);
-        };
     }
 
     /**

@@ -1,8 +1,7 @@
 package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.config.Cluster;
-import io.trellis.sidecar.errors.ProxyError;
-import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
 import java.util.concurrent.CompletionStage;
@@ -40,8 +39,7 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
         return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
                 .thenApply(response -> HopByHopHeaders.strip(response))
                 .exceptionally(error -> {
-                    throw new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE,
-                            "external service " + cluster.name() + " at " + call.endpoint().authority() + ": " + error.getMessage(), error);
+                    throw Causes.upstreamFailure("external service " + cluster.name() + " at " + call.endpoint().authority(), error);
                 });
     }
 

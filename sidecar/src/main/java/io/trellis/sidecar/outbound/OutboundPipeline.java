@@ -5,6 +5,7 @@ import io.trellis.sidecar.config.RoutingTableRef;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.pipeline.Edge;
 import io.trellis.sidecar.pipeline.Pipeline;
+import io.trellis.sidecar.pipeline.ReadyStage;
 import io.trellis.sidecar.pipeline.RequestContext;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
@@ -36,7 +37,7 @@ public final class OutboundPipeline {
         this.peers = new PeerConnectionPool(system, identity);
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
-                new ReadyStage(identity),
+                new ReadyStage<>(identity),
                 new RouteStage(namespace),
                 new TimeoutStage(new RequestTimeout(system.scheduler(), Materializer.matFromSystem(system))),
                 new BalanceStage(new EndpointPicker(() -> ThreadLocalRandom.current().nextDouble()))),

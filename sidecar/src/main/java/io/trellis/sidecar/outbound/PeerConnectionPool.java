@@ -45,8 +45,11 @@ final class PeerConnectionPool {
     /** Sends {@code request} to {@code endpoint} over its connection. */
     CompletionStage<HttpResponse> send(Endpoint endpoint, Timeouts timeouts, HttpRequest request) {
         Key key = new Key(endpoint.address(), endpoint.port(), endpoint.identity());
-        Http2Connection connection = connections.compute(key,
-                (k, existing) -> existing != null && existing.isOpen() ? existing : open(k, timeouts));
+        Http2Connection connection = connections.get(key);
+        if (connection == null || !connection.isOpen()) {
+            // Only the rare (re)connect takes the map's lock; concurrent requests open one connection between them.
+            connection = connections.compute(key, (k, existing) -> existing != null && existing.isOpen() ? existing : open(k, timeouts));
+        }
         return connection.send(request);
     }
 

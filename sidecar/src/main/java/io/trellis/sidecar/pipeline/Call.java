@@ -1,5 +1,6 @@
 package io.trellis.sidecar.pipeline;
 
+import io.trellis.sidecar.config.RoutingTable;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 
 /** What every call carries, whatever its direction. */
@@ -9,4 +10,7 @@ public interface Call {
 
     /** The request's context. */
     RequestContext context();
+
+    /** The routing table current when the request arrived; null before the first snapshot. */
+    RoutingTable table();
 }

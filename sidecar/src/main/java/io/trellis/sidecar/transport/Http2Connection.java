@@ -1,5 +1,6 @@
 package io.trellis.sidecar.transport;
 
+import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import java.util.Set;
@@ -107,30 +108,12 @@ public final class Http2Connection {
     }
 
     private void failInFlight(Throwable error) {
-        // The TCP connection may be up while TLS still fails (a wrong peer identity): count that as connecting.
-        boolean connected = established.isDone() && !established.isCompletedExceptionally() && !isHandshakeFailure(error);
+        // The TCP connection may be up while TLS still fails (a wrong peer identity): that is "never connected" too.
+        boolean connected = established.isDone() && !established.isCompletedExceptionally()
+                && (error == null || !Causes.neverConnected(error));
         for (CompletableFuture<HttpResponse> response : inFlight) {
-            String detail = error == null ? "closed" : rootMessage(error);
-            response.completeExceptionally(connected
-                    ? new ProxyException(ProxyError.UPSTREAM_RESET, "connection to " + peer + " broke: " + detail, error)
-                    : new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE, "cannot connect to " + peer + ": " + detail, error));
+            response.completeExceptionally(Causes.upstreamFailure(peer, error, !connected));
         }
     }
 
-    private static boolean isHandshakeFailure(Throwable error) {
-        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
-            if (cause instanceof javax.net.ssl.SSLHandshakeException) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String rootMessage(Throwable error) {
-        Throwable cause = error;
-        while (cause.getCause() != null && cause.getCause() != cause) {
-            cause = cause.getCause();
-        }
-        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-    }
 }

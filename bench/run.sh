@@ -6,12 +6,13 @@
 # Figures: throughput (wrk, closed loop), added p50/p99 latency at a fixed rate (FixedRate.java, open loop),
 # CPU per request and RSS of the proxies (from /proc), and the sidecars' time to ready.
 # Writes bench/results/latest.md; docs/performance.md quotes it. Not run by CI.
-#   bench/run.sh [DURATION_SECONDS=15] [RATE=400]
+#   [WARMUP=30] bench/run.sh [DURATION_SECONDS=15] [RATE=400]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 duration=${1:-15}
 rate=${2:-400}
+warmup=${WARMUP:-30}
 conns=32
 
 for tool in wrk nginx; do
@@ -23,7 +24,9 @@ have_nginx=1; command -v nginx >/dev/null || have_nginx=0
 mvn -B -q -DskipTests -pl control-plane,sidecar -am install >/dev/null
 work=$(mktemp -d /tmp/trellis-bench.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 1;
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+            for _ in $(seq 1 50); do alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+              [ $alive = 0 ] && break; sleep 0.1; done          # sidecars drain for up to a few seconds
             for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 [ -n "${BENCH_KEEP:-}" ] && trap - EXIT
@@ -119,22 +122,25 @@ nginx_pair_ticks() { local sum=0; for p in $(pgrep -P "$pair_master") "$pair_mas
 
 if [ -n "${BENCH_KEEP:-}" ]; then echo "kept running in $work: ${pids[*]}"; exit 0; fi
 # --- throughput (closed loop) ---
+# Warm-up before each measured run: on 2 shared cores C2 needs ~20 s of load to finish compiling the proxy path.
+warm() { wrk -t2 -c$conns -d"${warmup}s" "$1" >/dev/null 2>&1; }
 throughput() {  # url -> "req/s requests"
-  wrk -t2 -c$conns -d5s --latency "$1" >/dev/null 2>&1                    # warm-up (JIT, pools)
   wrk -t2 -c$conns -d"${duration}s" "$1" | awk '/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n}'
 }
+warm http://127.0.0.1:18000/
 read -r direct_rps _ < <(throughput http://127.0.0.1:18000/)
+warm http://127.0.0.1:18300/
 c0=$(( $(cpu_ticks "$loadgen_pid") + $(cpu_ticks "$backend_pid") ))
 read -r mesh_rps mesh_n < <(throughput http://127.0.0.1:18300/)
 c1=$(( $(cpu_ticks "$loadgen_pid") + $(cpu_ticks "$backend_pid") ))
-# The warm-up ran too: count its requests in by scaling with its share of the time (5 s of 5+duration).
-mesh_cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$mesh_n" -v d="$duration" 'BEGIN {printf "%.0f", t / hz * 1e6 / (n * (d + 5) / d)}')
+mesh_cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$mesh_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
 load_rss_client=$(rss_mib "$loadgen_pid"); load_rss_server=$(rss_mib "$backend_pid")
 if [ $have_nginx = 1 ]; then
+  warm http://127.0.0.1:18401/
   n0=$(nginx_pair_ticks)
   read -r nginx_rps nginx_n < <(throughput http://127.0.0.1:18401/)
   n1=$(nginx_pair_ticks)
-  nginx_cpu_us=$(awk -v t=$((n1 - n0)) -v hz="$hz" -v n="$nginx_n" -v d="$duration" 'BEGIN {printf "%.0f", t / hz * 1e6 / (n * (d + 5) / d)}')
+  nginx_cpu_us=$(awk -v t=$((n1 - n0)) -v hz="$hz" -v n="$nginx_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
   nginx_rss=0; for p in $(pgrep -P "$pair_master") "$pair_master"; do nginx_rss=$((nginx_rss + $(rss_mib "$p"))); done
 fi
 
@@ -149,7 +155,7 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 out="$root/bench/results"; mkdir -p "$out"
 {
   echo "Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -m)), JDK $(java -version 2>&1 | head -1 | cut -d'"' -f2);"
-  echo "wrk -t2 -c$conns -d${duration}s after a 5 s warm-up; fixed rate $rate req/s over 8 connections for ${duration}s."
+  echo "wrk -t2 -c$conns -d${duration}s after a ${warmup} s warm-up of each path; fixed rate $rate req/s over 8 connections for ${duration}s."
   echo "Load generator, proxies and backend share the machine; compare rows of the same run only."
   echo
   echo "| Path | Throughput (req/s) | vs direct | p50 at $rate req/s | p99 at $rate req/s | added p50 / p99 | proxy CPU per request | proxy RSS idle / loaded |"

@@ -121,6 +121,28 @@ class MeshTrafficTest {
     }
 
     @Test
+    void proxyingDoesNotStartAThreadPerRequest() throws Exception {
+        // Pekko's Java futures run callbacks on the JDK common pool, which starts a thread per task on 2 cores.
+        HttpClient jvm = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", web.outboundPort()))).build();
+        double clientBefore = web.metric("jvm_threads_started_threads_total");
+        double serverBefore = echo.metric("jvm_threads_started_threads_total");
+        int requests = 200;
+        for (int i = 0; i < requests; i++) {
+            // A streamed body of unknown length (chunked), so the body-watching path runs too.
+            HttpRequest.BodyPublisher body = i % 2 == 0 ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(new byte[100]));
+            HttpResponse<String> response = jvm.send(HttpRequest.newBuilder(URI.create("http://echo/echo"))
+                    .method(i % 2 == 0 ? "GET" : "POST", body).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        }
+
+        assertThat(clientBefore).isNotNegative();
+        assertThat(web.metric("jvm_threads_started_threads_total") - clientBefore).isLessThan(requests / 10.0);
+        assertThat(echo.metric("jvm_threads_started_threads_total") - serverBefore).isLessThan(requests / 10.0);
+    }
+
+    @Test
     void declaredUpstreamPortNeedsNoHostHeader() throws Exception {
         Curl.Result result = Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/echo");
 

@@ -5,6 +5,7 @@ import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
 import io.trellis.sidecar.transport.Http2Connection;
+import io.trellis.sidecar.transport.PekkoFutures;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -42,7 +43,7 @@ final class AppForwarder implements Stage.Next<InboundCall> {
             return h2cConnection().send(request.withUri(request.getUri().toRelative())).thenApply(response -> HopByHopHeaders.strip(response));
         }
         Uri target = Uri.create("http://127.0.0.1:" + appPort + request.getUri().toRelative());
-        return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
+        return PekkoFutures.direct(Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1)))
                 .thenApply(response -> HopByHopHeaders.strip(response))
                 .exceptionally(error -> {
                     throw Causes.upstreamFailure("the app at 127.0.0.1:" + appPort, error);

@@ -4,6 +4,7 @@ import io.trellis.sidecar.config.Cluster;
 import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
+import io.trellis.sidecar.transport.PekkoFutures;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -36,7 +37,7 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
         }
         String scheme = cluster.externalTls() ? "https" : "http";
         Uri target = Uri.create(scheme + "://" + call.endpoint().authority() + request.getUri().toRelative());
-        return Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1))
+        return PekkoFutures.direct(Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1)))
                 .thenApply(response -> HopByHopHeaders.strip(response))
                 .exceptionally(error -> {
                     throw Causes.upstreamFailure("external service " + cluster.name() + " at " + call.endpoint().authority(), error);

@@ -2,6 +2,7 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RequestTimeout;
+import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -33,7 +34,7 @@ final class TimeoutStage implements Stage<OutboundCall> {
             bodySent.complete(null);
         } else {
             Source<ByteString, ?> data = entity.getDataBytes().watchTermination((mat, done) -> {
-                done.whenComplete((d, error) -> bodySent.complete(null));
+                PekkoFutures.direct(done).whenComplete((d, error) -> bodySent.complete(null));
                 return mat;
             });
             request = request.withEntity(entity.getContentLengthOption().isPresent()

@@ -11,7 +11,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
  * for each one it has to drop, so they are removed before a message crosses a protocol boundary.
  */
 public final class HopByHopHeaders {
-    private static final Set<String> NAMES = Set.of("connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+    private static final Set<String> NAMES = Set.of("connection", "keep-alive", "timeout-access", "proxy-connection", "proxy-authenticate",
             "proxy-authorization", "upgrade", "transfer-encoding", "http2-settings", "raw-request-uri");
 
     private HopByHopHeaders() {

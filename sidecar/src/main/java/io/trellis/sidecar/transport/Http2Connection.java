@@ -45,7 +45,7 @@ public final class Http2Connection {
                         .run(materializer);
         this.requests = running.first().first();
         this.established = running.first().second().toCompletableFuture();
-        running.second().whenComplete((done, error) -> terminated(error));
+        PekkoFutures.direct(running.second()).whenComplete((done, error) -> terminated(error));
     }
 
     /**

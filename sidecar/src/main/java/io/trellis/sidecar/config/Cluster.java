@@ -10,12 +10,17 @@ import java.util.List;
  * @param externalTls for external clusters: whether to use TLS (verified against the system trust store)
  * @param sni for external clusters with TLS: the server name to send, or empty for the endpoint address
  * @param endpoints every known endpoint
- * @param timeouts the cluster's timeouts
+ * @param policy timeouts, retries, limits, outlier detection, breaker and balancer
  */
 public record Cluster(ServiceName name, boolean external, boolean externalTls, String sni, List<Endpoint> endpoints,
-        Timeouts timeouts) {
+        ClusterPolicy policy) {
     /** Copies the endpoints. */
     public Cluster {
         endpoints = List.copyOf(endpoints);
+    }
+
+    /** The cluster's timeouts. */
+    public Timeouts timeouts() {
+        return policy.timeouts();
     }
 }

@@ -6,11 +6,20 @@ import java.util.List;
  * What this sidecar enforces on callers of its own service.
  *
  * @param authorization the service's authorization policies; empty = every mesh identity may call
+ * @param rateLimit the service's inbound rate limit, or null for none
  */
-public record InboundPolicy(List<AuthorizationPolicy> authorization) {
+public record InboundPolicy(List<AuthorizationPolicy> authorization, RateLimit rateLimit) {
     /** Copies the list. */
     public InboundPolicy {
         authorization = List.copyOf(authorization);
+    }
+
+    /**
+     * A token bucket: {@code requestsPerSecond} sustained, {@code burst} at once.
+     *
+     * @param perCaller one bucket per caller identity (each caller gets the full rate) instead of one for the workload
+     */
+    public record RateLimit(double requestsPerSecond, int burst, boolean perCaller) {
     }
 
     /**

@@ -13,9 +13,11 @@ import java.util.Map;
  * @param methods allowed methods; empty = any
  * @param backends weighted subsets; at least one
  * @param timeout the request timeout for this rule, or null for the cluster's
+ * @param fault faults to inject, or null
+ * @param fallback the static response when the service cannot be called, or null
  */
 public record RouteRule(String name, StringMatcher path, Map<String, StringMatcher> headers, List<String> methods,
-        List<WeightedBackend> backends, Duration timeout) {
+        List<WeightedBackend> backends, Duration timeout, Fault fault, Fallback fallback) {
     /** Copies the collections. */
     public RouteRule {
         headers = Map.copyOf(headers);
@@ -25,7 +27,8 @@ public record RouteRule(String name, StringMatcher path, Map<String, StringMatch
 
     /** The rule used when a service has no routes: any request, every endpoint. */
     public static RouteRule catchAll() {
-        return new RouteRule("default", null, Map.of(), List.of(), List.of(new WeightedBackend(Map.of(), 100)), null);
+        return new RouteRule("default", null, Map.of(), List.of(), List.of(new WeightedBackend(Map.of(), 100)), null,
+                null, null);
     }
 
     /**
@@ -39,5 +42,26 @@ public record RouteRule(String name, StringMatcher path, Map<String, StringMatch
         public WeightedBackend {
             subset = Map.copyOf(subset);
         }
+    }
+
+    /**
+     * Injected faults, for chaos testing; each part applies to its own share of requests.
+     *
+     * @param delayPercent share of requests delayed, 0-100
+     * @param delay how long they are delayed (zero when no delay)
+     * @param abortPercent share of requests answered with {@code abortStatus} without calling the service, 0-100
+     * @param abortStatus the status they get
+     */
+    public record Fault(double delayPercent, Duration delay, double abortPercent, int abortStatus) {
+    }
+
+    /**
+     * A static response used when the circuit is open or no endpoint is healthy, marked {@code trellis-fallback: true}.
+     *
+     * @param status HTTP status
+     * @param contentType media type of {@code body}
+     * @param body the body (UTF-8)
+     */
+    public record Fallback(int status, String contentType, String body) {
     }
 }

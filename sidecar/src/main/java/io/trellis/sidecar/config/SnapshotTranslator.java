@@ -10,10 +10,12 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -22,6 +24,9 @@ import java.util.regex.PatternSyntaxException;
  * reason naming the field (Envoy's xDS rule), so a bad update never half-applies.
  */
 public final class SnapshotTranslator {
+    /** Named retry conditions (besides a status 500-599), as the control plane validates them. */
+    static final Set<String> RETRY_CONDITIONS = Set.of("connect-failure", "refused-stream", "reset", "5xx",
+            "gateway-error", "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable");
     private final SpiffeId self;
 
     /** A translator for a sidecar holding identity {@code self}: snapshots must agree with its trust domain. */
@@ -117,7 +122,89 @@ public final class SnapshotTranslator {
         }
         boolean tls = proto.getExternal() && proto.getExternalTls().getMode() != io.trellis.mesh.v1.ExternalTlsMode.DISABLE;
         return new Cluster(new ServiceName(proto.getService(), proto.getNamespace()), proto.getExternal(), tls,
-                proto.getExternalTls().getSni(), endpoints, timeouts(proto.getPolicy().getTimeouts()));
+                proto.getExternalTls().getSni(), endpoints, policy(field + ".policy", proto.getPolicy()));
+    }
+
+    /** The cluster's policy; fields left at 0 take DESIGN.md §5 defaults (older control planes send fewer). */
+    private static ClusterPolicy policy(String field, io.trellis.mesh.v1.ClusterPolicy proto) throws InvalidSnapshotException {
+        ClusterPolicy d = ClusterPolicy.DEFAULTS;
+        ClusterPolicy.Retries retries = proto.hasRetries() ? retries(field + ".retries", proto.getRetries()) : d.retries();
+        io.trellis.mesh.v1.ConnectionLimits l = proto.getConnectionLimits();
+        ClusterPolicy.Limits limits = new ClusterPolicy.Limits(
+                orDefault(l.getMaxConnections(), d.limits().maxConnections()),
+                proto.hasConnectionLimits() ? l.getMaxPendingRequests() : d.limits().maxPendingRequests(),
+                orDefault(l.getMaxRequests(), d.limits().maxRequests()));
+        io.trellis.mesh.v1.OutlierDetection o = proto.getOutlierDetection();
+        ClusterPolicy.Outlier outlier = new ClusterPolicy.Outlier(
+                orDefault(o.getConsecutiveErrors(), d.outlier().consecutiveErrors()),
+                orDefault(o.getIntervalMs(), d.outlier().interval()),
+                orDefault(o.getBaseEjectionTimeMs(), d.outlier().baseEjectionTime()),
+                proto.hasOutlierDetection() ? percent(field + ".outlier_detection.max_ejection_percent",
+                        o.getMaxEjectionPercent()) : d.outlier().maxEjectionPercent());
+        io.trellis.mesh.v1.CircuitBreaker b = proto.getCircuitBreaker();
+        if (b.getFailureRatio() < 0 || b.getFailureRatio() > 1) {
+            throw new InvalidSnapshotException(field + ".circuit_breaker.failure_ratio: " + b.getFailureRatio()
+                    + " (expected > 0 and <= 1)");
+        }
+        ClusterPolicy.Breaker breaker = new ClusterPolicy.Breaker(
+                b.getFailureRatio() > 0 ? b.getFailureRatio() : d.breaker().failureRatio(),
+                orDefault(b.getMinRequests(), d.breaker().minRequests()),
+                orDefault(b.getWindowMs(), d.breaker().window()),
+                orDefault(b.getOpenForMs(), d.breaker().openFor()),
+                orDefault(b.getHalfOpenProbes(), d.breaker().halfOpenProbes()));
+        ClusterPolicy.Balancer balancer = switch (proto.getLoadBalancer()) {
+            case LEAST_REQUEST, LOAD_BALANCER_UNSPECIFIED -> ClusterPolicy.Balancer.LEAST_REQUEST;
+            case ROUND_ROBIN -> ClusterPolicy.Balancer.ROUND_ROBIN;
+            case RANDOM -> ClusterPolicy.Balancer.RANDOM;
+            case EWMA -> ClusterPolicy.Balancer.EWMA;
+            default -> throw new InvalidSnapshotException(field + ".load_balancer: " + proto.getLoadBalancerValue()
+                    + " (expected LEAST_REQUEST, ROUND_ROBIN, RANDOM or EWMA)");
+        };
+        return new ClusterPolicy(timeouts(proto.getTimeouts()), retries, limits, outlier, breaker, balancer);
+    }
+
+    private static ClusterPolicy.Retries retries(String field, io.trellis.mesh.v1.RetryPolicy proto)
+            throws InvalidSnapshotException {
+        ClusterPolicy.Retries d = ClusterPolicy.Retries.DEFAULTS;
+        if (proto.getAttempts() > 10) {
+            throw new InvalidSnapshotException(field + ".attempts: " + proto.getAttempts() + " (expected <= 10)");
+        }
+        Set<String> retryOn = new HashSet<>();
+        for (int i = 0; i < proto.getRetryOnCount(); i++) {
+            String condition = proto.getRetryOn(i);
+            if (!RETRY_CONDITIONS.contains(condition) && !condition.matches("5\\d\\d")) {
+                throw new InvalidSnapshotException(field + ".retry_on[" + i + "]: '" + condition
+                        + "' (expected a status 500-599 or one of " + String.join(", ", RETRY_CONDITIONS.stream().sorted().toList()) + ")");
+            }
+            retryOn.add(condition);
+        }
+        if (proto.getBudget().getRatio() < 0 || proto.getBudget().getRatio() > 1) {
+            throw new InvalidSnapshotException(field + ".budget.ratio: " + proto.getBudget().getRatio() + " (expected 0-1)");
+        }
+        Duration base = orDefault(proto.getBackoff().getBaseMs(), d.backoffBase());
+        Duration max = orDefault(proto.getBackoff().getMaxMs(), d.backoffMax());
+        if (max.compareTo(base) < 0) {
+            throw new InvalidSnapshotException(field + ".backoff.max_ms: " + max.toMillis() + " (expected >= base_ms "
+                    + base.toMillis() + ")");
+        }
+        return new ClusterPolicy.Retries(proto.getAttempts(),
+                proto.getPerTryTimeoutMs() > 0 ? Duration.ofMillis(proto.getPerTryTimeoutMs()) : null,
+                proto.getRetryOnCount() == 0 ? d.retryOn() : retryOn, base, max,
+                proto.hasBudget() ? proto.getBudget().getRatio() : d.budgetRatio(),
+                proto.hasBudget() ? proto.getBudget().getMinPerSecond() : d.budgetMinPerSecond(),
+                proto.getRetryNonIdempotent(),
+                proto.getMaxBufferedBodyBytes() > 0 ? proto.getMaxBufferedBodyBytes() : d.maxBufferedBody());
+    }
+
+    private static int percent(String field, int value) throws InvalidSnapshotException {
+        if (value > 100) {
+            throw new InvalidSnapshotException(field + ": " + value + " (expected 0-100)");
+        }
+        return value;
+    }
+
+    private static int orDefault(int value, int fallback) {
+        return value > 0 ? value : fallback;
     }
 
     private static Timeouts timeouts(io.trellis.mesh.v1.Timeouts proto) {
@@ -149,7 +236,33 @@ public final class SnapshotTranslator {
         }
         List<String> methods = proto.getMatch().getMethodsList().stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
         return new RouteRule(proto.getName(), path, headers, methods, backends,
-                proto.getTimeoutMs() > 0 ? Duration.ofMillis(proto.getTimeoutMs()) : null);
+                proto.getTimeoutMs() > 0 ? Duration.ofMillis(proto.getTimeoutMs()) : null,
+                proto.hasFault() ? fault(field + ".fault", proto.getFault()) : null,
+                proto.hasFallback() ? fallback(field + ".fallback", proto.getFallback()) : null);
+    }
+
+    private static RouteRule.Fault fault(String field, io.trellis.mesh.v1.Fault proto) throws InvalidSnapshotException {
+        double delayPercent = proto.hasDelay() ? proto.getDelay().getPercent() : 0;
+        double abortPercent = proto.hasAbort() ? proto.getAbort().getPercent() : 0;
+        if (delayPercent < 0 || delayPercent > 100) {
+            throw new InvalidSnapshotException(field + ".delay.percent: " + delayPercent + " (expected 0-100)");
+        }
+        if (abortPercent < 0 || abortPercent > 100) {
+            throw new InvalidSnapshotException(field + ".abort.percent: " + abortPercent + " (expected 0-100)");
+        }
+        int status = proto.hasAbort() ? proto.getAbort().getStatus() : 503;
+        if (proto.hasAbort() && (status < 200 || status > 599)) {
+            throw new InvalidSnapshotException(field + ".abort.status: " + status + " (expected 200-599)");
+        }
+        return new RouteRule.Fault(delayPercent, Duration.ofMillis(proto.getDelay().getDurationMs()), abortPercent, status);
+    }
+
+    private static RouteRule.Fallback fallback(String field, io.trellis.mesh.v1.Fallback proto) throws InvalidSnapshotException {
+        if (proto.getStatus() < 200 || proto.getStatus() > 599) {
+            throw new InvalidSnapshotException(field + ".status: " + proto.getStatus() + " (expected 200-599)");
+        }
+        String contentType = proto.getContentType().isEmpty() ? "application/json" : proto.getContentType();
+        return new RouteRule.Fallback(proto.getStatus(), contentType, proto.getBody().toStringUtf8());
     }
 
     private static StringMatcher matcher(String field, io.trellis.mesh.v1.StringMatch proto) throws InvalidSnapshotException {
@@ -186,7 +299,17 @@ public final class SnapshotTranslator {
             }
             policies.add(new InboundPolicy.AuthorizationPolicy(policy.getName(), allow, rules));
         }
-        return new InboundPolicy(policies);
+        InboundPolicy.RateLimit rateLimit = null;
+        if (proto.hasRateLimit()) {
+            io.trellis.mesh.v1.RateLimit limit = proto.getRateLimit();
+            if (!(limit.getRequestsPerSecond() > 0)) {
+                throw new InvalidSnapshotException("inbound.rate_limit.requests_per_second: " + limit.getRequestsPerSecond()
+                        + " (expected > 0)");
+            }
+            int burst = limit.getBurst() > 0 ? limit.getBurst() : (int) Math.max(1, Math.ceil(limit.getRequestsPerSecond()));
+            rateLimit = new InboundPolicy.RateLimit(limit.getRequestsPerSecond(), burst, limit.getPerCaller());
+        }
+        return new InboundPolicy(policies, rateLimit);
     }
 
     private static void requireName(String field, String value) throws InvalidSnapshotException {

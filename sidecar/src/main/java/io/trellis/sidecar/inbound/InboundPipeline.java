@@ -16,7 +16,7 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 
 /**
  * The inbound request path, in order: edge (errors, request id, metrics) -> ready -> TLS identity and header
- * sanitising -> authorization -> forward to the app.
+ * sanitising -> authorization -> rate limit -> forward to the app.
  */
 public final class InboundPipeline {
     private final RoutingTableRef tables;
@@ -34,7 +34,8 @@ public final class InboundPipeline {
                 new Edge<>(metrics),
                 new ReadyStage<>(identity),
                 InboundStages.peerIdentity(),
-                InboundStages.authorization()),
+                InboundStages.authorization(),
+                new RateLimitStage(metrics, System::nanoTime)),
                 app);
     }
 

@@ -33,7 +33,7 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
         HttpRequest request = originForm(call.request());
         Cluster cluster = call.cluster();
         if (!cluster.external()) {
-            return peers.send(call.endpoint(), cluster.timeouts(), request);
+            return peers.send(cluster, call.endpoint(), request);
         }
         String scheme = cluster.externalTls() ? "https" : "http";
         Uri target = Uri.create(scheme + "://" + call.endpoint().authority() + request.getUri().toRelative());

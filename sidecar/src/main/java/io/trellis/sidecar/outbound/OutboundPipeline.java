@@ -1,6 +1,6 @@
 package io.trellis.sidecar.outbound;
 
-import io.trellis.sidecar.balance.EndpointPicker;
+import io.trellis.sidecar.balance.WeightedRandom;
 import io.trellis.sidecar.config.RoutingTableRef;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.pipeline.Edge;
@@ -15,19 +15,27 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.DoubleSupplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.stream.Materializer;
 
 /**
- * The outbound request path, in order: edge (errors, request id, metrics) -> ready -> route (authority, path,
- * headers) -> request timeout -> balance (pick endpoint) -> forward (mTLS HTTP/2 to the peer sidecar). Reads
- * only the routing table current when the request arrived.
+ * The outbound request path, in order:
+ * <ol>
+ *   <li>edge (errors, request id, retry note, metrics) -> ready -> route (service, rule, weighted backend)</li>
+ *   <li>-> fallback (static answer when the service cannot be called) -> fault injection</li>
+ *   <li>-> request deadline -> retry, which runs each attempt through</li>
+ *   <li>-> circuit breaker -> concurrency limit -> balance (pick a healthy endpoint) -> endpoint feedback (load,
+ *       outlier detection) -> attempt timeout -> forward (mTLS HTTP/2 to the peer sidecar).</li>
+ * </ol>
+ * Reads only the routing table current when the request arrived; per-cluster state lives in {@link ClusterRuntimes}.
  */
 public final class OutboundPipeline {
     private final RoutingTableRef tables;
     private final PeerConnectionPool peers;
+    private final ClusterRuntimes runtimes;
     private final Pipeline<OutboundCall> pipeline;
 
     /** Assembles the pipeline for an app in {@code namespace}. */
@@ -35,14 +43,26 @@ public final class OutboundPipeline {
             String namespace) {
         this.tables = tables;
         this.peers = new PeerConnectionPool(system, identity);
+        this.runtimes = new ClusterRuntimes(system, System::nanoTime);
+        Materializer materializer = Materializer.matFromSystem(system);
+        RequestTimeout timeout = new RequestTimeout(system.scheduler(), materializer);
+        DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
                 new ReadyStage<>(identity),
-                new RouteStage(namespace),
-                new TimeoutStage(new RequestTimeout(system.scheduler(), Materializer.matFromSystem(system))),
-                new BalanceStage(new EndpointPicker(() -> ThreadLocalRandom.current().nextDouble()))),
+                new RouteStage(namespace, runtimes, new WeightedRandom(random)),
+                new FallbackStage(metrics),
+                new FaultStage(system.scheduler(), materializer, random, metrics),
+                new TimeoutStage(timeout),
+                new RetryStage(system.scheduler(), materializer, metrics, System::nanoTime, random),
+                new BreakerStage(metrics),
+                new LimitStage(metrics),
+                new BalanceStage(),
+                new FeedbackStage(),
+                new AttemptTimeoutStage(timeout)),
                 new ForwardStage(peers, system));
         tables.onPublish(table -> {
+            runtimes.published(table);
             Set<PeerConnectionPool.Key> endpoints = new HashSet<>();
             table.clusters().values().forEach(cluster -> cluster.endpoints().forEach(e -> {
                 if (e.identity() != null) {
@@ -65,8 +85,9 @@ public final class OutboundPipeline {
         return pipeline.handle(OutboundCall.arrived(traced, context, fixedService, tables.current().orElse(null)));
     }
 
-    /** Closes every peer connection. */
+    /** Closes every peer connection and stops the outlier detectors. */
     public void close() {
         peers.closeAll();
+        runtimes.closeAll();
     }
 }

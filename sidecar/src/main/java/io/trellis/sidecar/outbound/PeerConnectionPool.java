@@ -2,8 +2,12 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.certs.MeshTls;
 import io.trellis.certs.SpiffeId;
+import io.trellis.sidecar.config.Cluster;
+import io.trellis.sidecar.config.ClusterPolicy;
 import io.trellis.sidecar.config.Endpoint;
 import io.trellis.sidecar.config.Timeouts;
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.transport.Http2Connection;
 import java.util.Set;
@@ -29,8 +33,6 @@ final class PeerConnectionPool {
     record Key(String address, int port, SpiffeId identity) {
     }
 
-    private static final int MAX_QUEUED_PER_CONNECTION = 1024;
-
     private final ActorSystem<?> system;
     private final Materializer materializer;
     private final WorkloadIdentity identity;
@@ -42,15 +44,40 @@ final class PeerConnectionPool {
         this.identity = identity;
     }
 
-    /** Sends {@code request} to {@code endpoint} over its connection. */
-    CompletionStage<HttpResponse> send(Endpoint endpoint, Timeouts timeouts, HttpRequest request) {
-        Key key = new Key(endpoint.address(), endpoint.port(), endpoint.identity());
+    /**
+     * Sends {@code request} to {@code endpoint} of {@code cluster} over its connection, opening one if needed;
+     * fails with {@code overloaded} when that would exceed the cluster's {@code maxConnections}, or when the
+     * connection already holds {@code maxPendingRequests} requests waiting for a stream.
+     */
+    CompletionStage<HttpResponse> send(Cluster cluster, Endpoint endpoint, HttpRequest request) {
+        Key key = key(endpoint);
         Http2Connection connection = connections.get(key);
         if (connection == null || !connection.isOpen()) {
             // Only the rare (re)connect takes the map's lock; concurrent requests open one connection between them.
-            connection = connections.compute(key, (k, existing) -> existing != null && existing.isOpen() ? existing : open(k, timeouts));
+            connection = connections.compute(key, (k, existing) -> existing != null && existing.isOpen() ? existing
+                    : openWithinLimit(cluster, k));
         }
         return connection.send(request);
+    }
+
+    private static Key key(Endpoint endpoint) {
+        return new Key(endpoint.address(), endpoint.port(), endpoint.identity());
+    }
+
+    private Http2Connection openWithinLimit(Cluster cluster, Key key) {
+        int open = 0;
+        for (Endpoint endpoint : cluster.endpoints()) {
+            Http2Connection existing = connections.get(key(endpoint));
+            if (existing != null && existing.isOpen()) {
+                open++;
+            }
+        }
+        ClusterPolicy.Limits limits = cluster.policy().limits();
+        if (open >= limits.maxConnections()) {
+            throw new ProxyException(ProxyError.OVERLOADED, cluster.name() + " already has " + open
+                    + " connections open (connectionLimits.maxConnections)");
+        }
+        return open(key, cluster.timeouts(), Math.max(1, limits.maxPendingRequests()));
     }
 
     /** Closes connections to endpoints no longer in {@code current} (streams in flight finish first). */
@@ -69,7 +96,7 @@ final class PeerConnectionPool {
         retainOnly(Set.of());
     }
 
-    private Http2Connection open(Key key, Timeouts timeouts) {
+    private Http2Connection open(Key key, Timeouts timeouts, int maxPending) {
         HttpsConnectionContext tls = ConnectionContext.httpsClient((host, port) -> {
             SSLEngine engine = identity.clientContext(key.identity()).createSSLEngine(host, port);
             engine.setUseClientMode(true);
@@ -81,6 +108,6 @@ final class PeerConnectionPool {
         return Http2Connection.open(key.address() + ":" + key.port(),
                 Http.get(system).connectionTo(key.address()).toPort(key.port()).withCustomHttpsConnectionContext(tls)
                         .withClientConnectionSettings(settings).http2(),
-                MAX_QUEUED_PER_CONNECTION, materializer);
+                maxPending, materializer);
     }
 }

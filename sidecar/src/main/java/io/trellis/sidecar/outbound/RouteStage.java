@@ -1,5 +1,6 @@
 package io.trellis.sidecar.outbound;
 
+import io.trellis.sidecar.balance.WeightedRandom;
 import io.trellis.sidecar.config.Cluster;
 import io.trellis.sidecar.config.RouteRule;
 import io.trellis.sidecar.config.StringMatcher;
@@ -18,14 +19,19 @@ import org.apache.pekko.http.javadsl.model.headers.Host;
 /**
  * Finds where an outbound request goes: the destination service from the declared upstream port, the
  * absolute-form URI (HTTP proxy mode) or {@code Host}/{@code :authority}; then the first route rule of that
- * service matching path, headers and method.
+ * service matching path, headers and method; then one of the rule's backends (subsets) by weight, which every
+ * attempt of the request keeps to (a canary split counts requests, not attempts).
  */
 final class RouteStage implements Stage<OutboundCall> {
     private final String namespace;
+    private final ClusterRuntimes runtimes;
+    private final WeightedRandom split;
 
     /** Routes short names ({@code inventory}) within {@code namespace}, the app's own. */
-    RouteStage(String namespace) {
+    RouteStage(String namespace, ClusterRuntimes runtimes, WeightedRandom split) {
         this.namespace = namespace;
+        this.runtimes = runtimes;
+        this.split = split;
     }
 
     @Override
@@ -43,7 +49,8 @@ final class RouteStage implements Stage<OutboundCall> {
         String path = request.getUri().path();
         for (RouteRule rule : call.table().rulesFor(cluster.name())) {
             if (matches(rule, request, path)) {
-                return next.handle(call.routed(cluster, rule));
+                RouteRule.WeightedBackend backend = split.choose(rule.backends(), RouteRule.WeightedBackend::weight);
+                return next.handle(call.routed(cluster, rule, backend, runtimes.of(cluster)));
             }
         }
         throw new ProxyException(ProxyError.NO_ROUTE, "no route rule of " + cluster.name() + " matches "

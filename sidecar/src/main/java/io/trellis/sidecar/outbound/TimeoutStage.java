@@ -4,6 +4,7 @@ import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -14,8 +15,10 @@ import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
 /**
- * Applies the route rule's timeout, or else the cluster's request timeout, to a routed call; the clock starts
- * once the request body has been sent in full.
+ * The whole request's deadline, retries included: the route rule's timeout, or else the cluster's request
+ * timeout, shortened by the caller's {@code grpc-timeout} when it sent one. The clock starts once the request
+ * body has been sent in full (a long upload is not cut short); the deadline the retry stage plans with counts
+ * from now.
  */
 final class TimeoutStage implements Stage<OutboundCall> {
     private final RequestTimeout timeout;
@@ -27,6 +30,10 @@ final class TimeoutStage implements Stage<OutboundCall> {
     @Override
     public CompletionStage<HttpResponse> apply(OutboundCall call, Next<OutboundCall> next) {
         Duration limit = call.rule().timeout() != null ? call.rule().timeout() : call.cluster().timeouts().request();
+        Optional<Duration> callerDeadline = GrpcTimeout.of(call.request());
+        if (callerDeadline.isPresent() && callerDeadline.get().compareTo(limit) < 0) {
+            limit = callerDeadline.get();
+        }
         HttpRequest request = call.request();
         CompletableFuture<Void> bodySent = new CompletableFuture<>();
         HttpEntity entity = request.entity();
@@ -41,7 +48,7 @@ final class TimeoutStage implements Stage<OutboundCall> {
                     ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), data)
                     : HttpEntities.createChunked(entity.getContentType(), data));
         }
-        OutboundCall watched = call.withRequest(request);
+        OutboundCall watched = call.withRequest(request).withDeadline(System.nanoTime() + limit.toNanos());
         return timeout.within(limit, "service " + call.cluster().name(), bodySent, () -> next.handle(watched));
     }
 }

@@ -10,11 +10,15 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
 /**
  * The outermost stage of both pipelines: turns a failed call into the sidecar's error response (the only
- * place that happens), echoes {@code x-request-id}, and counts the outcome. Metrics never fail the request.
+ * place that happens), echoes {@code x-request-id}, reports retries in {@code trellis-retry}, and counts the
+ * outcome. Metrics never fail the request.
  *
  * @param <C> the direction's call type
  */
 public final class Edge<C extends Call> implements Stage<C> {
+    /** Says how many attempts a request took and which retry was skipped and why: {@code attempts=2; skipped=budget}. */
+    public static final String RETRY_HEADER = "trellis-retry";
+
     private final ProxyMetrics metrics;
 
     /** An edge recording into {@code metrics}. */
@@ -35,6 +39,9 @@ public final class Edge<C extends Call> implements Stage<C> {
                 answer = response.addHeader(RawHeader.create(TraceHeaders.REQUEST_ID, context.requestId()));
             } else {
                 answer = response;
+            }
+            if (context.retryNote() != null) {
+                answer = answer.addHeader(RawHeader.create(RETRY_HEADER, context.retryNote()));
             }
             // The response goes back over the caller's connection, whatever protocol the upstream spoke.
             answer = answer.withProtocol(call.request().protocol());

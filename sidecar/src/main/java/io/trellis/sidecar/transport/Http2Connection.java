@@ -73,7 +73,7 @@ public final class Http2Connection {
         QueueOfferResult offered = requests.offer(request.addAttribute(ResponseFuture.KEY(), new ResponseFuture(response)));
         if (offered != QueueOfferResult.enqueued()) {
             response.completeExceptionally(offered == QueueOfferResult.dropped()
-                    ? new ProxyException(ProxyError.OVERLOADED, "too many requests waiting for a stream to " + peer)
+                    ? new ProxyException(ProxyError.OVERLOADED, "too many requests waiting for a stream to " + peer + " (connectionLimits.maxPendingRequests)")
                     : new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE, "connection to " + peer + " is closed"));
         }
         // A close that raced with the offer above would leave this future unanswered.

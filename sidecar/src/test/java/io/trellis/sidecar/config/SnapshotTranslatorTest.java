@@ -70,6 +70,55 @@ class SnapshotTranslatorTest {
     }
 
     @Test
+    void translatesEveryPolicyFieldAndDefaultsTheUnsetOnes() throws Exception {
+        Snapshot.Builder builder = snapshot();
+        builder.getClustersBuilder(0).setPolicy(io.trellis.mesh.v1.ClusterPolicy.newBuilder()
+                .setRetries(io.trellis.mesh.v1.RetryPolicy.newBuilder().setAttempts(3).setPerTryTimeoutMs(500)
+                        .addRetryOn("503").addRetryOn("unavailable")
+                        .setBackoff(io.trellis.mesh.v1.Backoff.newBuilder().setBaseMs(10).setMaxMs(100))
+                        .setBudget(io.trellis.mesh.v1.RetryBudget.newBuilder().setRatio(0.1).setMinPerSecond(5))
+                        .setRetryNonIdempotent(true).setMaxBufferedBodyBytes(1024))
+                .setConnectionLimits(io.trellis.mesh.v1.ConnectionLimits.newBuilder().setMaxConnections(2)
+                        .setMaxPendingRequests(0).setMaxRequests(7))
+                .setLoadBalancer(io.trellis.mesh.v1.LoadBalancer.EWMA));
+        builder.addRoutes(ServiceRoutes.newBuilder().setService("inventory").setNamespace("default")
+                .addRules(RouteRule.newBuilder().setName("chaos/0")
+                        .setFault(io.trellis.mesh.v1.Fault.newBuilder()
+                                .setDelay(io.trellis.mesh.v1.FaultDelay.newBuilder().setPercent(10).setDurationMs(5000))
+                                .setAbort(io.trellis.mesh.v1.FaultAbort.newBuilder().setPercent(5).setStatus(500)))
+                        .setFallback(io.trellis.mesh.v1.Fallback.newBuilder().setStatus(200)
+                                .setBody(com.google.protobuf.ByteString.copyFromUtf8("{\"items\":[]}")))));
+        builder.setInbound(InboundPolicy.newBuilder().setRateLimit(io.trellis.mesh.v1.RateLimit.newBuilder()
+                .setRequestsPerSecond(100).setPerCaller(true)));
+
+        RoutingTable table = translator.translate(builder.build());
+
+        ClusterPolicy policy = table.resolve("inventory", "default").orElseThrow().policy();
+        assertThat(policy.retries()).isEqualTo(new ClusterPolicy.Retries(3, Duration.ofMillis(500),
+                java.util.Set.of("503", "unavailable"), Duration.ofMillis(10), Duration.ofMillis(100), 0.1, 5, true, 1024));
+        assertThat(policy.limits()).isEqualTo(new ClusterPolicy.Limits(2, 0, 7));
+        assertThat(policy.balancer()).isEqualTo(ClusterPolicy.Balancer.EWMA);
+        assertThat(policy.outlier()).isEqualTo(ClusterPolicy.Outlier.DEFAULTS);
+        assertThat(policy.breaker()).isEqualTo(ClusterPolicy.Breaker.DEFAULTS);
+        io.trellis.sidecar.config.RouteRule rule = table.rulesFor(new ServiceName("inventory", "default")).get(0);
+        assertThat(rule.fault()).isEqualTo(new io.trellis.sidecar.config.RouteRule.Fault(10, Duration.ofSeconds(5), 5, 500));
+        assertThat(rule.fallback()).isEqualTo(new io.trellis.sidecar.config.RouteRule.Fallback(200, "application/json",
+                "{\"items\":[]}"));
+        assertThat(table.inbound().rateLimit()).isEqualTo(new io.trellis.sidecar.config.InboundPolicy.RateLimit(100, 100, true));
+    }
+
+    @Test
+    void rejectsUnknownRetryConditionNamingTheField() {
+        Snapshot.Builder builder = snapshot();
+        builder.getClustersBuilder(0).setPolicy(io.trellis.mesh.v1.ClusterPolicy.newBuilder()
+                .setRetries(io.trellis.mesh.v1.RetryPolicy.newBuilder().setAttempts(1).addRetryOn("sometimes")));
+
+        assertThatThrownBy(() -> translator.translate(builder.build()))
+                .isInstanceOf(InvalidSnapshotException.class)
+                .hasMessageStartingWith("clusters[0].policy.retries.retry_on[0]: 'sometimes'");
+    }
+
+    @Test
     void resolvesShortQualifiedAndKubernetesStyleNames() throws Exception {
         RoutingTable table = translator.translate(snapshot().build());
 

@@ -14,7 +14,7 @@ class AuthorizerTest {
     private static final SpiffeId OPS = SpiffeId.parse("spiffe://cluster.local/ns/ops/sa/debugger");
 
     private static InboundPolicy policies(AuthorizationPolicy... policies) {
-        return new InboundPolicy(List.of(policies));
+        return new InboundPolicy(List.of(policies), null);
     }
 
     @Test

@@ -1,0 +1,45 @@
+package io.trellis.sidecar.outbound;
+
+import io.trellis.sidecar.errors.ErrorResponses;
+import io.trellis.sidecar.pipeline.Stage;
+import io.trellis.sidecar.resilience.RequestTimeout;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+
+/**
+ * Per attempt: bounds it by the retry policy's {@code perTryTimeout} (from the attempt's start), and tells a
+ * gRPC upstream how long it has left in {@code grpc-timeout}: the time to the deadline, or to the end of this
+ * attempt if that comes first, so the callee can give up when nobody waits any more.
+ */
+final class AttemptTimeoutStage implements Stage<OutboundCall> {
+    private static final CompletableFuture<Void> ALREADY = CompletableFuture.completedFuture(null);
+
+    private final RequestTimeout timeout;
+
+    AttemptTimeoutStage(RequestTimeout timeout) {
+        this.timeout = timeout;
+    }
+
+    @Override
+    public CompletionStage<HttpResponse> apply(OutboundCall call, Next<OutboundCall> next) {
+        Duration perTry = call.cluster().policy().retries().perTryTimeout();
+        Duration remaining = Duration.ofNanos(call.deadlineNanos() - System.nanoTime());
+        Duration budget = perTry != null && perTry.compareTo(remaining) < 0 ? perTry : remaining;
+        OutboundCall sent = call;
+        if (call.deadlineNanos() != Long.MAX_VALUE && ErrorResponses.isGrpc(call.request())) {
+            HttpRequest request = call.request().removeHeader(GrpcTimeout.HEADER)
+                    .addHeader(RawHeader.create(GrpcTimeout.HEADER, GrpcTimeout.format(budget)));
+            sent = call.withRequest(request);
+        }
+        if (perTry == null) {
+            return next.handle(sent);
+        }
+        OutboundCall attempt = sent;
+        return timeout.within(perTry, "attempt " + (call.attempt() + 1) + " at " + call.endpoint().authority(), ALREADY,
+                () -> next.handle(attempt));
+    }
+}

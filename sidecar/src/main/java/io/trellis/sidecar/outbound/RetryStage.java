@@ -1,0 +1,171 @@
+package io.trellis.sidecar.outbound;
+
+import io.trellis.sidecar.config.Backoff;
+import io.trellis.sidecar.config.ClusterPolicy;
+import io.trellis.sidecar.config.Endpoint;
+import io.trellis.sidecar.pipeline.Stage;
+import io.trellis.sidecar.resilience.RetryRule;
+import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.transport.PekkoFutures;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.DoubleSupplier;
+import java.util.function.LongSupplier;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.RequestEntity;
+import org.apache.pekko.stream.Materializer;
+
+/**
+ * Runs the attempts of one request (each through the rest of the pipeline: breaker, limits, balancer, endpoint)
+ * and decides after each whether another is worth making and allowed:
+ * <ul>
+ *   <li>the result must meet a {@code retryOn} condition ({@link RetryRule}) and attempts must remain;</li>
+ *   <li>a non-idempotent request is retried only when it provably never reached the app, unless the policy says
+ *       {@code retryNonIdempotent};</li>
+ *   <li>the body must be replayable: bodies up to {@code maxBufferedBody} are buffered first; a larger or
+ *       unbounded body can be sent again only if no attempt ever started reading it;</li>
+ *   <li>the wait (full-jitter backoff, or the upstream's {@code Retry-After}/{@code grpc-retry-pushback-ms})
+ *       must end before the deadline, and the cluster's retry budget must allow it.</li>
+ * </ul>
+ * A needed retry that is not made is never silent: it is counted by reason and named in {@code trellis-retry},
+ * together with the number of attempts.
+ */
+final class RetryStage implements Stage<OutboundCall> {
+    private final Scheduler scheduler;
+    private final Materializer materializer;
+    private final ProxyMetrics metrics;
+    private final LongSupplier nanoTicker;
+    private final DoubleSupplier random;
+
+    RetryStage(Scheduler scheduler, Materializer materializer, ProxyMetrics metrics, LongSupplier nanoTicker,
+            DoubleSupplier random) {
+        this.scheduler = scheduler;
+        this.materializer = materializer;
+        this.metrics = metrics;
+        this.nanoTicker = nanoTicker;
+        this.random = random;
+    }
+
+    @Override
+    public CompletionStage<HttpResponse> apply(OutboundCall call, Next<OutboundCall> next) {
+        ClusterPolicy.Retries policy = call.cluster().policy().retries();
+        call.runtime().budget().requested();
+        if (policy.attempts() == 0) {
+            return next.handle(call.attempt(0, call.request(), null));
+        }
+        return replayable(call.request(), policy.maxBufferedBody())
+                .thenCompose(body -> new Attempts(call, next, policy, body).start());
+    }
+
+    /** The request with its body buffered when small enough to replay; otherwise with a guard on its body. */
+    private CompletionStage<Body> replayable(HttpRequest request, long maxBuffered) {
+        HttpEntity entity = request.entity();
+        if (entity.isKnownEmpty() || entity.isStrict()) {
+            return CompletableFuture.completedFuture(new Body(request, null));
+        }
+        if (entity.getContentLengthOption().isPresent() && entity.getContentLengthOption().getAsLong() <= maxBuffered) {
+            return PekkoFutures.direct(entity.toStrict(Duration.ofSeconds(30).toMillis(), materializer))
+                    .thenApply(strict -> new Body(request.withEntity(strict), null));
+        }
+        AtomicBoolean read = new AtomicBoolean();
+        var data = entity.getDataBytes().mapMaterializedValue(m -> {
+            read.set(true);
+            return m;
+        });
+        RequestEntity guarded = entity.getContentLengthOption().isPresent()
+                ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), data)
+                : HttpEntities.createChunked(entity.getContentType(), data);
+        return CompletableFuture.completedFuture(new Body(request.withEntity(guarded), read));
+    }
+
+    /**
+     * The request to send on every attempt.
+     *
+     * @param read for a body that is not buffered: set once an attempt started reading it; null when buffered
+     */
+    private record Body(HttpRequest request, AtomicBoolean read) {
+        boolean canResend() {
+            return read == null || !read.get();
+        }
+    }
+
+    /** The attempts of one request. */
+    private final class Attempts {
+        private final OutboundCall call;
+        private final Next<OutboundCall> next;
+        private final ClusterPolicy.Retries policy;
+        private final Body body;
+        private final Backoff backoff;
+        private final CompletableFuture<HttpResponse> result = new CompletableFuture<>();
+
+        Attempts(OutboundCall call, Next<OutboundCall> next, ClusterPolicy.Retries policy, Body body) {
+            this.call = call;
+            this.next = next;
+            this.policy = policy;
+            this.body = body;
+            this.backoff = new Backoff(policy.backoffBase(), policy.backoffMax(), random);
+        }
+
+        CompletableFuture<HttpResponse> start() {
+            run(0, null);
+            return result;
+        }
+
+        private void run(int attempt, Endpoint previous) {
+            OutboundCall attemptCall = call.attempt(attempt, body.request(), previous);
+            next.handle(attemptCall).whenComplete((response, failure) ->
+                    decide(attempt, attemptCall.endpoint() != null ? attemptCall.endpoint() : previous, response, failure));
+        }
+
+        private void decide(int attempt, Endpoint endpoint, HttpResponse response, Throwable failure) {
+            Optional<String> condition = RetryRule.condition(response, failure);
+            if (condition.isEmpty() || !RetryRule.covered(policy, condition.get()) || attempt >= policy.attempts()) {
+                finish(attempt, null, response, failure);
+                return;
+            }
+            String service = call.cluster().name().name();
+            boolean neverReached = RetryRule.neverReachedApp(condition.get());
+            Duration wait = RetryRule.pushback(response).orElseGet(() -> backoff.delay(attempt));
+            String skipped = null;
+            if (!neverReached && !policy.retryNonIdempotent() && !RetryRule.idempotent(call.request().method())) {
+                skipped = "non-idempotent";
+            } else if (!body.canResend()) {
+                skipped = "body-too-large";
+            } else if (nanoTicker.getAsLong() + wait.toNanos() >= call.deadlineNanos()) {
+                skipped = "deadline";
+            } else if (!call.runtime().budget().tryRetry()) {
+                skipped = "budget";
+            }
+            if (skipped != null) {
+                metrics.retrySkipped(service, skipped);
+                finish(attempt, skipped, response, failure);
+                return;
+            }
+            metrics.retried(service);
+            if (response != null) {
+                response.discardEntityBytes(materializer);
+            }
+            scheduler.scheduleOnce(wait, () -> run(attempt + 1, endpoint), materializer.executionContext());
+        }
+
+        private void finish(int attempt, String skipped, HttpResponse response, Throwable failure) {
+            if (attempt > 0 || skipped != null) {
+                call.context().retryNote("attempts=" + (attempt + 1) + (skipped == null ? "" : "; skipped=" + skipped));
+            }
+            if (failure == null) {
+                result.complete(response);
+            } else if ("budget".equals(skipped)) {
+                result.completeExceptionally(RetryRule.budgetExhausted(call.cluster().name().toString(), failure));
+            } else {
+                result.completeExceptionally(failure);
+            }
+        }
+    }
+}

@@ -100,6 +100,14 @@ final class MeshHarness implements AutoCloseable {
         }
     }
 
+    /** Deletes a namespaced resource ({@code trafficpolicies}, {@code routes}...) in namespace default, if present. */
+    void delete(String plural, String name) throws IOException {
+        HttpResponse<String> response = send("DELETE", "/api/v1/" + plural + "/default/" + name, "");
+        if (response.statusCode() / 100 != 2 && response.statusCode() != 404) {
+            throw new IllegalStateException("delete failed: " + response.statusCode() + " " + response.body());
+        }
+    }
+
     /** GET on the control-plane API. */
     HttpResponse<String> get(String path) throws IOException {
         return exchange(HttpRequest.newBuilder(api(path)).timeout(Duration.ofSeconds(10)).GET().build());
@@ -124,7 +132,7 @@ final class MeshHarness implements AutoCloseable {
                 "--control-plane", "127.0.0.1:" + grpcPort, "--bind-address", address,
                 "--inbound-port", Integer.toString(freePort()), "--outbound-port", Integer.toString(freePort()),
                 "--admin-port", Integer.toString(freePort()), "--admin-address", "127.0.0.1",
-                "--api-port", Integer.toString(freePort()), "--state-dir", work.resolve("state-" + service).toString(),
+                "--api-port", Integer.toString(freePort()), "--state-dir", work.resolve("state-" + service + "-" + address).toString(),
                 "--drain-timeout", "5s"));
         for (int i = 0; i < extraArgs.length; i++) {
             if (extraArgs[i].equals("--upstream")) {
@@ -269,6 +277,10 @@ final class MeshHarness implements AutoCloseable {
                 process.destroyForcibly();
                 Thread.currentThread().interrupt();
             }
+        }
+        if (System.getenv("TRELLIS_E2E_KEEP_LOGS") != null) {
+            System.err.println("e2e: logs kept in " + work);
+            return;
         }
         try (Stream<Path> files = Files.walk(work)) {
             files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());

@@ -27,22 +27,30 @@ import org.apache.pekko.util.ByteString;
 
 /**
  * The app behind the server sidecar in whole-mesh tests: one h2c/HTTP/1.1 port serving the {@code Echo} gRPC
- * service (every call shape) and a few HTTP routes that report what the app received: {@code /echo},
- * {@code /bytes?n=} (streamed download), {@code /upload} (counted upload), {@code /slow?ms=}, {@code /status?code=}.
+ * service (every call shape) and a few HTTP routes that report what the app received: {@code /echo} (any other
+ * path too: method, path, headers, body size and the backend's name), {@code /bytes?n=} (streamed download),
+ * {@code /upload} (counted upload), {@code /slow?ms=}, {@code /status?code=}, and {@code /flaky} (503 and 200 in
+ * turn). Requests are counted by method and path.
  */
 public final class TestBackend implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ServerBinding binding;
+    private final String name;
     private final AtomicLong requests = new AtomicLong();
+    private final AtomicLong flaky = new AtomicLong();
+    private final java.util.concurrent.ConcurrentHashMap<String, AtomicLong> byRoute = new java.util.concurrent.ConcurrentHashMap<>();
 
-    private TestBackend(ActorSystem<?> system, int port) {
+    private TestBackend(ActorSystem<?> system, int port, String name) {
+        this.name = name;
         Materializer materializer = Materializer.matFromSystem(system);
         Function<HttpRequest, CompletionStage<HttpResponse>> grpc =
                 EchoPowerApiHandlerFactory.create(new EchoService(materializer), system);
         this.binding = Http.get(system).newServerAt("127.0.0.1", port)
                 .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> {
                     requests.incrementAndGet();
+                    byRoute.computeIfAbsent(request.method().value() + " " + request.getUri().path(), k -> new AtomicLong())
+                            .incrementAndGet();
                     return request.entity().getContentType().mediaType().toString().startsWith("application/grpc")
                             ? grpc.apply(request) : http(request, materializer);
                 })
@@ -51,7 +59,18 @@ public final class TestBackend implements AutoCloseable {
 
     /** Starts a backend on 127.0.0.1:{@code port} (0 = any free port); HTTP/2 must be enabled in the system's config. */
     public static TestBackend start(ActorSystem<?> system, int port) {
-        return new TestBackend(system, port);
+        return new TestBackend(system, port, "backend");
+    }
+
+    /** Starts a backend that reports {@code name} in its echo answers (to tell subsets apart). */
+    public static TestBackend start(ActorSystem<?> system, int port, String name) {
+        return new TestBackend(system, port, name);
+    }
+
+    /** Requests received with {@code method} on {@code path}. */
+    public long requests(String method, String path) {
+        AtomicLong count = byRoute.get(method + " " + path);
+        return count == null ? 0 : count.get();
     }
 
     /** The bound port. */
@@ -69,7 +88,7 @@ public final class TestBackend implements AutoCloseable {
         binding.unbind();
     }
 
-    private static CompletionStage<HttpResponse> http(HttpRequest request, Materializer materializer) {
+    private CompletionStage<HttpResponse> http(HttpRequest request, Materializer materializer) {
         switch (request.getUri().path()) {
             case "/bytes": {
                 long n = Long.parseLong(request.getUri().query().get("n").orElse("0"));
@@ -89,6 +108,11 @@ public final class TestBackend implements AutoCloseable {
                                 materializer.system().scheduler(), materializer.executionContext(),
                                 () -> CompletableFuture.completedFuture(json(JSON.createObjectNode().put("sleptMs", millis)))));
             }
+            case "/flaky": {
+                int code = flaky.incrementAndGet() % 2 == 1 ? 503 : 200;
+                return request.discardEntityBytes(materializer).completionStage()
+                        .thenApply(done -> HttpResponse.create().withStatus(code));
+            }
             case "/status": {
                 int code = Integer.parseInt(request.getUri().query().get("code").orElse("200"));
                 return request.discardEntityBytes(materializer).completionStage()
@@ -97,6 +121,7 @@ public final class TestBackend implements AutoCloseable {
             default:
                 return request.entity().toStrict(10_000, materializer).thenApply(strict -> {
                     ObjectNode seen = JSON.createObjectNode()
+                            .put("backend", name)
                             .put("method", request.method().value())
                             .put("path", request.getUri().path())
                             .put("protocol", request.protocol().value())

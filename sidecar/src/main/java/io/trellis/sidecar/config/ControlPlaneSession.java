@@ -176,7 +176,11 @@ public final class ControlPlaneSession extends AbstractBehavior<ControlPlaneSess
 
     private void closeStream() {
         if (outgoing != null) {
-            outgoing.complete();
+            try {
+                outgoing.complete();
+            } catch (IllegalStateException alreadyOver) {
+                // The stream ended on its own (the control plane went away): nothing left to complete.
+            }
             outgoing = null;
         }
         if (client != null) {

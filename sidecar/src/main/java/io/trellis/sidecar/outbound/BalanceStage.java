@@ -36,9 +36,12 @@ final class BalanceStage implements Stage<OutboundCall> {
                             + " of route " + call.rule().name()
                     : "every endpoint of " + call.cluster().name() + " in subset " + call.backend().subset() + " is ejected");
         }
-        if (call.previous() != null && candidates.size() > 1) {
-            candidates.remove(call.previous());
+        Endpoint previous = call.trail().last();
+        if (previous != null && candidates.size() > 1) {
+            candidates.remove(previous);
         }
-        return next.handle(call.to(call.runtime().balancer().pick(candidates, call.runtime().loads())));
+        Endpoint chosen = call.runtime().balancer().pick(candidates, call.runtime().loads());
+        call.trail().picked(chosen);
+        return next.handle(call.to(chosen));
     }
 }

@@ -9,6 +9,7 @@ import io.trellis.sidecar.resilience.CircuitBreaker;
 import io.trellis.sidecar.resilience.EndpointHealth;
 import io.trellis.sidecar.resilience.OutlierDetector;
 import io.trellis.sidecar.resilience.RetryBudget;
+import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.util.HashSet;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,13 +36,15 @@ final class ClusterRuntime {
     private final AtomicInteger active = new AtomicInteger();
     private final ActorRef<OutlierDetector.Command> detector;
 
-    ClusterRuntime(ActorSystem<?> system, Cluster cluster, LongSupplier nanoTicker) {
+    ClusterRuntime(ActorSystem<?> system, Cluster cluster, ProxyMetrics metrics, LongSupplier nanoTicker) {
         this.policy = cluster.policy();
         this.budget = new RetryBudget(policy.retries().budgetRatio(), policy.retries().budgetMinPerSecond(), nanoTicker);
         this.breaker = new CircuitBreaker(policy.breaker(), nanoTicker);
         this.loads = new EndpointLoads(nanoTicker);
         this.balancer = LoadBalancer.of(policy.balancer(), () -> ThreadLocalRandom.current().nextDouble());
-        this.health = new EndpointHealth(policy.outlier().consecutiveErrors());
+        String service = cluster.name().name();
+        this.health = new EndpointHealth(policy.outlier().consecutiveErrors(),
+                ejected -> metrics.endpointsEjected(service, ejected));
         this.detector = system.systemActorOf(OutlierDetector.create(policy.outlier(), health,
                 new HashSet<>(cluster.endpoints()), nanoTicker),
                 "outlier-" + cluster.name().name() + "-" + cluster.name().namespace() + "-" + SEQUENCE.incrementAndGet(),

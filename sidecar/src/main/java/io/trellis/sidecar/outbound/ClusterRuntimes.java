@@ -3,6 +3,7 @@ package io.trellis.sidecar.outbound;
 import io.trellis.sidecar.config.Cluster;
 import io.trellis.sidecar.config.RoutingTable;
 import io.trellis.sidecar.config.ServiceName;
+import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -13,11 +14,13 @@ import org.apache.pekko.actor.typed.ActorSystem;
  */
 final class ClusterRuntimes {
     private final ActorSystem<?> system;
+    private final ProxyMetrics metrics;
     private final LongSupplier nanoTicker;
     private final ConcurrentHashMap<ServiceName, ClusterRuntime> runtimes = new ConcurrentHashMap<>();
 
-    ClusterRuntimes(ActorSystem<?> system, LongSupplier nanoTicker) {
+    ClusterRuntimes(ActorSystem<?> system, ProxyMetrics metrics, LongSupplier nanoTicker) {
         this.system = system;
+        this.metrics = metrics;
         this.nanoTicker = nanoTicker;
     }
 
@@ -34,7 +37,7 @@ final class ClusterRuntimes {
             if (existing != null) {
                 existing.close();
             }
-            return new ClusterRuntime(system, cluster, nanoTicker);
+            return new ClusterRuntime(system, cluster, metrics, nanoTicker);
         });
     }
 

@@ -21,45 +21,60 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
  * @param runtime the destination's live state (after routing)
  * @param deadlineNanos when the whole request must be answered ({@link System#nanoTime()} scale; after the timeout stage)
  * @param attempt 0 for the first attempt, then 1, 2... (retry stage)
- * @param previous the endpoint of the previous attempt, avoided when another exists; null on the first
+ * @param trail the endpoints this request's attempts went to, shared by all its attempts
  * @param endpoint the chosen endpoint (after balancing)
  */
 public record OutboundCall(HttpRequest request, RequestContext context, String fixedService, RoutingTable table,
         Cluster cluster, RouteRule rule, RouteRule.WeightedBackend backend, ClusterRuntime runtime, long deadlineNanos,
-        int attempt, Endpoint previous, Endpoint endpoint) implements Call {
+        int attempt, Trail trail, Endpoint endpoint) implements Call {
+
+    /** Where the previous attempt went, so the next one can go elsewhere. Written by the balancer, read by retries. */
+    public static final class Trail {
+        private volatile Endpoint last;
+
+        /** The endpoint of the latest attempt, or null before the first. */
+        public Endpoint last() {
+            return last;
+        }
+
+        void picked(Endpoint endpoint) {
+            last = endpoint;
+        }
+    }
 
     /** A call that has not been routed yet. */
     public static OutboundCall arrived(HttpRequest request, RequestContext context, String fixedService, RoutingTable table) {
-        return new OutboundCall(request, context, fixedService, table, null, null, null, null, Long.MAX_VALUE, 0, null, null);
+        return new OutboundCall(request, context, fixedService, table, null, null, null, null, Long.MAX_VALUE, 0, new Trail(),
+                null);
     }
 
     /** This call routed to {@code chosen} of {@code matched} in {@code routedCluster}. */
     OutboundCall routed(Cluster routedCluster, RouteRule matched, RouteRule.WeightedBackend chosen, ClusterRuntime state) {
         return new OutboundCall(request, context, fixedService, table, routedCluster, matched, chosen, state, deadlineNanos,
-                attempt, previous, endpoint);
+                attempt, trail, endpoint);
     }
 
     /** This call, to be answered by {@code deadline}. */
     OutboundCall withDeadline(long deadline) {
         return new OutboundCall(request, context, fixedService, table, cluster, rule, backend, runtime, deadline, attempt,
-                previous, endpoint);
+                trail, endpoint);
     }
 
-    /** Attempt number {@code number} of this call, sending {@code copy}, after one at {@code last} (or null). */
-    OutboundCall attempt(int number, HttpRequest copy, Endpoint last) {
+    /** Attempt number {@code number} of this call, sending {@code copy}. */
+    OutboundCall attempt(int number, HttpRequest copy) {
         return new OutboundCall(copy, context, fixedService, table, cluster, rule, backend, runtime, deadlineNanos, number,
-                last, null);
+                trail, null);
     }
 
     /** This call sent to {@code chosen}. */
     public OutboundCall to(Endpoint chosen) {
         return new OutboundCall(request, context, fixedService, table, cluster, rule, backend, runtime, deadlineNanos,
-                attempt, previous, chosen);
+                attempt, trail, chosen);
     }
 
     /** This call with a different request. */
     public OutboundCall withRequest(HttpRequest changed) {
         return new OutboundCall(changed, context, fixedService, table, cluster, rule, backend, runtime, deadlineNanos,
-                attempt, previous, endpoint);
+                attempt, trail, endpoint);
     }
 }

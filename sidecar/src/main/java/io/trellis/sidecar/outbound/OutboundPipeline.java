@@ -28,7 +28,7 @@ import org.apache.pekko.stream.Materializer;
  *   <li>-> fallback (static answer when the service cannot be called) -> fault injection</li>
  *   <li>-> request deadline -> retry, which runs each attempt through</li>
  *   <li>-> circuit breaker -> concurrency limit -> balance (pick a healthy endpoint) -> endpoint feedback (load,
- *       outlier detection) -> attempt timeout -> forward (mTLS HTTP/2 to the peer sidecar).</li>
+ *       outlier detection) -> attempt timeout -> stream idle timeout -> forward (mTLS HTTP/2 to the peer sidecar).</li>
  * </ol>
  * Reads only the routing table current when the request arrived; per-cluster state lives in {@link ClusterRuntimes}.
  */
@@ -43,7 +43,7 @@ public final class OutboundPipeline {
             String namespace) {
         this.tables = tables;
         this.peers = new PeerConnectionPool(system, identity);
-        this.runtimes = new ClusterRuntimes(system, System::nanoTime);
+        this.runtimes = new ClusterRuntimes(system, metrics, System::nanoTime);
         Materializer materializer = Materializer.matFromSystem(system);
         RequestTimeout timeout = new RequestTimeout(system.scheduler(), materializer);
         DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
@@ -59,7 +59,8 @@ public final class OutboundPipeline {
                 new LimitStage(metrics),
                 new BalanceStage(),
                 new FeedbackStage(),
-                new AttemptTimeoutStage(timeout)),
+                new AttemptTimeoutStage(timeout),
+                new StreamIdleStage()),
                 new ForwardStage(peers, system));
         tables.onPublish(table -> {
             runtimes.published(table);

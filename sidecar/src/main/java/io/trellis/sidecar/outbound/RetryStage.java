@@ -2,10 +2,10 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.config.Backoff;
 import io.trellis.sidecar.config.ClusterPolicy;
-import io.trellis.sidecar.config.Endpoint;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RetryRule;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.transport.BodyStreams;
 import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Duration;
 import java.util.Optional;
@@ -15,11 +15,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.stream.Materializer;
 
 /**
@@ -58,7 +56,7 @@ final class RetryStage implements Stage<OutboundCall> {
         ClusterPolicy.Retries policy = call.cluster().policy().retries();
         call.runtime().budget().requested();
         if (policy.attempts() == 0) {
-            return next.handle(call.attempt(0, call.request(), null));
+            return next.handle(call.attempt(0, call.request()));
         }
         return replayable(call.request(), policy.maxBufferedBody())
                 .thenCompose(body -> new Attempts(call, next, policy, body).start());
@@ -75,14 +73,11 @@ final class RetryStage implements Stage<OutboundCall> {
                     .thenApply(strict -> new Body(request.withEntity(strict), null));
         }
         AtomicBoolean read = new AtomicBoolean();
-        var data = entity.getDataBytes().mapMaterializedValue(m -> {
+        HttpRequest guarded = BodyStreams.mapRequest(request, data -> data.mapMaterializedValue(m -> {
             read.set(true);
             return m;
-        });
-        RequestEntity guarded = entity.getContentLengthOption().isPresent()
-                ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), data)
-                : HttpEntities.createChunked(entity.getContentType(), data);
-        return CompletableFuture.completedFuture(new Body(request.withEntity(guarded), read));
+        }));
+        return CompletableFuture.completedFuture(new Body(guarded, read));
     }
 
     /**
@@ -114,17 +109,16 @@ final class RetryStage implements Stage<OutboundCall> {
         }
 
         CompletableFuture<HttpResponse> start() {
-            run(0, null);
+            run(0);
             return result;
         }
 
-        private void run(int attempt, Endpoint previous) {
-            OutboundCall attemptCall = call.attempt(attempt, body.request(), previous);
-            next.handle(attemptCall).whenComplete((response, failure) ->
-                    decide(attempt, attemptCall.endpoint() != null ? attemptCall.endpoint() : previous, response, failure));
+        private void run(int attempt) {
+            next.handle(call.attempt(attempt, body.request()))
+                    .whenComplete((response, failure) -> decide(attempt, response, failure));
         }
 
-        private void decide(int attempt, Endpoint endpoint, HttpResponse response, Throwable failure) {
+        private void decide(int attempt, HttpResponse response, Throwable failure) {
             Optional<String> condition = RetryRule.condition(response, failure);
             if (condition.isEmpty() || !RetryRule.covered(policy, condition.get()) || attempt >= policy.attempts()) {
                 finish(attempt, null, response, failure);
@@ -152,7 +146,7 @@ final class RetryStage implements Stage<OutboundCall> {
             if (response != null) {
                 response.discardEntityBytes(materializer);
             }
-            scheduler.scheduleOnce(wait, () -> run(attempt + 1, endpoint), materializer.executionContext());
+            scheduler.scheduleOnce(wait, () -> run(attempt + 1), materializer.executionContext());
         }
 
         private void finish(int attempt, String skipped, HttpResponse response, Throwable failure) {

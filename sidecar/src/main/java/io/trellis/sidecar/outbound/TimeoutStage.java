@@ -2,17 +2,14 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RequestTimeout;
+import io.trellis.sidecar.transport.BodyStreams;
 import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
-import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.stream.javadsl.Source;
-import org.apache.pekko.util.ByteString;
 
 /**
  * The whole request's deadline, retries included: the route rule's timeout, or else the cluster's request
@@ -34,20 +31,14 @@ final class TimeoutStage implements Stage<OutboundCall> {
         if (callerDeadline.isPresent() && callerDeadline.get().compareTo(limit) < 0) {
             limit = callerDeadline.get();
         }
-        HttpRequest request = call.request();
         CompletableFuture<Void> bodySent = new CompletableFuture<>();
-        HttpEntity entity = request.entity();
-        if (entity.isKnownEmpty() || entity.isStrict()) {
+        if (!BodyStreams.streamed(call.request().entity())) {
             bodySent.complete(null);
-        } else {
-            Source<ByteString, ?> data = entity.getDataBytes().watchTermination((mat, done) -> {
-                PekkoFutures.direct(done).whenComplete((d, error) -> bodySent.complete(null));
-                return mat;
-            });
-            request = request.withEntity(entity.getContentLengthOption().isPresent()
-                    ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), data)
-                    : HttpEntities.createChunked(entity.getContentType(), data));
         }
+        HttpRequest request = BodyStreams.mapRequest(call.request(), data -> data.watchTermination((mat, done) -> {
+            PekkoFutures.direct(done).whenComplete((d, error) -> bodySent.complete(null));
+            return mat;
+        }));
         OutboundCall watched = call.withRequest(request).withDeadline(System.nanoTime() + limit.toNanos());
         return timeout.within(limit, "service " + call.cluster().name(), bodySent, () -> next.handle(watched));
     }

@@ -4,6 +4,7 @@ import io.trellis.sidecar.config.Endpoint;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 
 /**
  * The request path's view of outlier detection for one cluster: attempts report gateway errors and successes,
@@ -13,12 +14,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class EndpointHealth {
     private final int consecutiveErrors;
+    private final IntConsumer ejectedCount;
     private final ConcurrentHashMap<Endpoint, AtomicInteger> streaks = new ConcurrentHashMap<>();
     private volatile Set<Endpoint> ejected = Set.of();
 
-    /** Health for endpoints that become candidates for ejection after {@code consecutiveErrors} gateway errors in a row. */
-    public EndpointHealth(int consecutiveErrors) {
+    /**
+     * Health for endpoints that become candidates for ejection after {@code consecutiveErrors} gateway errors in a
+     * row; {@code ejectedCount} hears the size of every published set (for the metric).
+     */
+    public EndpointHealth(int consecutiveErrors, IntConsumer ejectedCount) {
         this.consecutiveErrors = consecutiveErrors;
+        this.ejectedCount = ejectedCount;
     }
 
     /**
@@ -55,5 +61,6 @@ public final class EndpointHealth {
             }
         }
         ejected = Set.copyOf(now);
+        ejectedCount.accept(now.size());
     }
 }

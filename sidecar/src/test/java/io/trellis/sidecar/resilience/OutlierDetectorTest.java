@@ -25,7 +25,7 @@ class OutlierDetectorTest {
     private final Endpoint b = endpoint("10.0.0.2");
     private final Endpoint c = endpoint("10.0.0.3");
     private final Endpoint d = endpoint("10.0.0.4");
-    private final EndpointHealth health = new EndpointHealth(POLICY.consecutiveErrors());
+    private final EndpointHealth health = new EndpointHealth(POLICY.consecutiveErrors(), count -> { });
     private final ActorRef<OutlierDetector.Command> detector = KIT.spawn(
             OutlierDetector.create(POLICY, health, Set.of(a, b, c, d), ticker));
 

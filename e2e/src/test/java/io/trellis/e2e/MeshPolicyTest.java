@@ -35,7 +35,8 @@ class MeshPolicyTest {
     private TestBackend v1;
     private TestBackend v2;
     private TestBackend shakyGood;
-    private ResettingServer shakyBad;
+    private MisbehavingApp shakyBad;
+    private MisbehavingApp hung;
     private SidecarProcess web;
     private final List<SidecarProcess> sidecars = new ArrayList<>();
 
@@ -45,12 +46,15 @@ class MeshPolicyTest {
         v1 = TestBackend.start(system, 0, "v1");
         v2 = TestBackend.start(system, 0, "v2");
         shakyGood = TestBackend.start(system, 0, "good");
-        shakyBad = ResettingServer.start();
+        shakyBad = MisbehavingApp.start(MisbehavingApp.Mode.RESET);
+        hung = MisbehavingApp.start(MisbehavingApp.Mode.HANG);
         sidecars.add(mesh.startSidecar("echo", v1.port(), "--label", "version=v1"));
         sidecars.add(mesh.startSidecar("echo", v2.port(), "--label", "version=v2"));
         sidecars.add(mesh.startSidecar("shaky", shakyGood.port()));
         sidecars.add(mesh.startSidecar("shaky", shakyBad.port()));
-        web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "echo", "--upstream", "shaky");
+        sidecars.add(mesh.startSidecar("hung", hung.port()));
+        web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "echo", "--upstream", "shaky",
+                "--upstream", "hung");
         sidecars.add(web);
         MeshHarness.await(Duration.ofSeconds(30), "web to see both echo endpoints", () -> {
             List<String> seen = new ArrayList<>();
@@ -67,6 +71,7 @@ class MeshPolicyTest {
             mesh.close();
         }
         shakyBad.close();
+        hung.close();
         system.terminate();
     }
 
@@ -75,6 +80,7 @@ class MeshPolicyTest {
         double before = web.metric("trellis_config_version");
         mesh.delete("trafficpolicies", "echo");
         mesh.delete("trafficpolicies", "shaky");
+        mesh.delete("trafficpolicies", "hung");
         mesh.delete("routes", "echo");
         awaitNewConfig(before);
     }
@@ -230,6 +236,26 @@ class MeshPolicyTest {
     }
 
     @Test
+    void aPassedDeadlineAbandonsTheRequestAtTheApp() throws Exception {
+        applyAndAwait("""
+                kind: TrafficPolicy
+                metadata: {name: hung, namespace: default}
+                spec:
+                  service: hung
+                  timeouts: {request: 1s}
+                  retries: {attempts: 0}
+                """);
+        long before = hung.hungUp();
+
+        HttpResponse<String> response = get(URI.create("http://127.0.0.1:" + web.upstreamPort("hung") + "/work"));
+
+        assertThat(response.statusCode()).isEqualTo(504);
+        assertThat(response.headers().firstValue("trellis-error")).contains("upstream-timeout");
+        // The server sidecar got the caller's deadline and closed its connection to the app when it passed.
+        MeshHarness.await(Duration.ofSeconds(10), "the app to see its caller hang up", () -> hung.hungUp() > before);
+    }
+
+    @Test
     void resettingEndpointIsEjectedAndReturnsAfterTheEjectionTime() throws Exception {
         applyAndAwait("""
                 kind: TrafficPolicy
@@ -244,13 +270,13 @@ class MeshPolicyTest {
             assertThat(get(shaky("/echo")).statusCode()).isEqualTo(200);
         }
         assertThat(web.metric(ejected)).isEqualTo(1);
-        long resetsWhileEjected = shakyBad.accepted();
+        long resetsWhileEjected = shakyBad.resets();
         for (int i = 0; i < 30; i++) {
             assertThat(get(shaky("/echo")).statusCode()).isEqualTo(200);
         }
-        assertThat(shakyBad.accepted()).as("no request reaches the ejected endpoint").isEqualTo(resetsWhileEjected);
+        assertThat(shakyBad.resets()).as("no request reaches the ejected endpoint").isEqualTo(resetsWhileEjected);
 
-        shakyBad.heal();
+        shakyBad.mode(MisbehavingApp.Mode.OK);
         MeshHarness.await(Duration.ofSeconds(20), "the ejection to end", () -> metric(web, ejected) == 0);
         MeshHarness.await(Duration.ofSeconds(20), "traffic to reach the returned endpoint", () -> {
             get(shaky("/echo"));

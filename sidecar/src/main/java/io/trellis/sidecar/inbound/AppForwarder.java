@@ -1,11 +1,11 @@
 package io.trellis.sidecar.inbound;
 
-import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
+import io.trellis.sidecar.transport.Http1Connection;
+import io.trellis.sidecar.transport.Http1ConnectionPool;
 import io.trellis.sidecar.transport.Http2Connection;
-import io.trellis.sidecar.transport.PekkoFutures;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -13,13 +13,13 @@ import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.model.HttpProtocols;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.stream.Materializer;
 
 /**
- * The end of the inbound path: forwards to the app on 127.0.0.1:appPort, speaking HTTP/1.1 through a
- * connection pool, or h2c (prior knowledge) over one multiplexed connection: gRPC always goes over h2c (it
- * needs trailers); other requests follow {@code --app-protocol}. Thread-safe.
+ * The end of the inbound path: forwards to the app on 127.0.0.1:appPort, speaking HTTP/1.1 over keep-alive
+ * connections (closed when the caller abandons the request), or h2c (prior knowledge) over one multiplexed
+ * connection: gRPC always goes over h2c (it needs trailers); other requests follow {@code --app-protocol}.
+ * Thread-safe.
  */
 final class AppForwarder implements Stage.Next<InboundCall> {
     private final ActorSystem<?> system;
@@ -27,6 +27,7 @@ final class AppForwarder implements Stage.Next<InboundCall> {
     private final int appPort;
     private final boolean h2cForAll;
     private final AtomicReference<Http2Connection> h2c = new AtomicReference<>();
+    private final Http1ConnectionPool http1;
 
     /** A forwarder to the app at 127.0.0.1:{@code appPort}; {@code appProtocol} is auto, http1 or h2c. */
     AppForwarder(ActorSystem<?> system, int appPort, String appProtocol) {
@@ -34,6 +35,8 @@ final class AppForwarder implements Stage.Next<InboundCall> {
         this.materializer = Materializer.matFromSystem(system);
         this.appPort = appPort;
         this.h2cForAll = appProtocol.equals("h2c");
+        this.http1 = new Http1ConnectionPool(() -> Http1Connection.open("the app at 127.0.0.1:" + appPort,
+                Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http(), materializer));
     }
 
     @Override
@@ -42,12 +45,8 @@ final class AppForwarder implements Stage.Next<InboundCall> {
         if (h2cForAll || ErrorResponses.isGrpc(request)) {
             return h2cConnection().send(request.withUri(request.getUri().toRelative())).thenApply(response -> HopByHopHeaders.strip(response));
         }
-        Uri target = Uri.create("http://127.0.0.1:" + appPort + request.getUri().toRelative());
-        return PekkoFutures.direct(Http.get(system).singleRequest(request.withUri(target).withProtocol(HttpProtocols.HTTP_1_1)))
-                .thenApply(response -> HopByHopHeaders.strip(response))
-                .exceptionally(error -> {
-                    throw Causes.upstreamFailure("the app at 127.0.0.1:" + appPort, error);
-                });
+        return http1.send(request.withUri(request.getUri().toRelative()).withProtocol(HttpProtocols.HTTP_1_1), call.abandoned())
+                .thenApply(response -> HopByHopHeaders.strip(response));
     }
 
     private Http2Connection h2cConnection() {
@@ -66,8 +65,9 @@ final class AppForwarder implements Stage.Next<InboundCall> {
         return current;
     }
 
-    /** Closes the h2c connection (HTTP/1.1 pools close with the actor system). */
+    /** Closes the app connections (busy HTTP/1.1 ones once their exchange ends). */
     void close() {
+        http1.close();
         Http2Connection connection = h2c.getAndSet(null);
         if (connection != null) {
             connection.close();

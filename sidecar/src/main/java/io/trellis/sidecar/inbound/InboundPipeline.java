@@ -6,17 +6,20 @@ import io.trellis.sidecar.pipeline.Edge;
 import io.trellis.sidecar.pipeline.Pipeline;
 import io.trellis.sidecar.pipeline.ReadyStage;
 import io.trellis.sidecar.pipeline.RequestContext;
+import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import io.trellis.sidecar.telemetry.TraceHeaders;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.stream.Materializer;
 
 /**
  * The inbound request path, in order: edge (errors, request id, metrics) -> ready -> TLS identity and header
- * sanitising -> authorization -> rate limit -> forward to the app.
+ * sanitising -> authorization -> rate limit -> the caller's deadline -> forward to the app.
  */
 public final class InboundPipeline {
     private final RoutingTableRef tables;
@@ -35,7 +38,8 @@ public final class InboundPipeline {
                 new ReadyStage<>(identity),
                 InboundStages.peerIdentity(),
                 InboundStages.authorization(),
-                new RateLimitStage(metrics, System::nanoTime)),
+                new RateLimitStage(metrics, System::nanoTime),
+                new DeadlineStage(new RequestTimeout(system.scheduler(), Materializer.matFromSystem(system)))),
                 app);
     }
 
@@ -44,7 +48,7 @@ public final class InboundPipeline {
         HttpRequest traced = TraceHeaders.ensure(request);
         RequestContext context = new RequestContext("inbound", TraceHeaders.requestId(traced), System.nanoTime(), service);
         return pipeline.handle(new InboundCall(traced, context, overTls, null, traced.getUri().path(),
-                tables.current().orElse(null)));
+                tables.current().orElse(null), new CompletableFuture<>()));
     }
 
     /** Closes the connection to the app. */

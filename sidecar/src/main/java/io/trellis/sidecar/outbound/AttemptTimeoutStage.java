@@ -2,6 +2,7 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.pipeline.Stage;
+import io.trellis.sidecar.resilience.CallerDeadline;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -11,9 +12,10 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
 /**
- * Per attempt: bounds it by the retry policy's {@code perTryTimeout} (from the attempt's start), and tells a
- * gRPC upstream how long it has left in {@code grpc-timeout}: the time to the deadline, or to the end of this
- * attempt if that comes first, so the callee can give up when nobody waits any more.
+ * Per attempt: bounds it by the retry policy's {@code perTryTimeout} (from the attempt's start), and tells the
+ * upstream how long it has left (the time to the deadline, or to the end of this attempt if that comes first):
+ * the peer sidecar in {@code trellis-timeout-ms}, so it abandons the app request when nobody waits any more,
+ * and a gRPC app in {@code grpc-timeout}.
  */
 final class AttemptTimeoutStage implements Stage<OutboundCall> {
     private static final CompletableFuture<Void> ALREADY = CompletableFuture.completedFuture(null);
@@ -29,12 +31,16 @@ final class AttemptTimeoutStage implements Stage<OutboundCall> {
         Duration perTry = call.cluster().policy().retries().perTryTimeout();
         Duration remaining = Duration.ofNanos(call.deadlineNanos() - System.nanoTime());
         Duration budget = perTry != null && perTry.compareTo(remaining) < 0 ? perTry : remaining;
-        OutboundCall sent = call;
-        if (call.deadlineNanos() != Long.MAX_VALUE && ErrorResponses.isGrpc(call.request())) {
-            HttpRequest request = call.request().removeHeader(GrpcTimeout.HEADER)
-                    .addHeader(RawHeader.create(GrpcTimeout.HEADER, GrpcTimeout.format(budget)));
-            sent = call.withRequest(request);
+        HttpRequest request = call.request().removeHeader(CallerDeadline.HEADER);
+        if (!call.cluster().external()) {
+            // The peer sidecar stops waiting for its app when we stop waiting for it (and abandons the app request).
+            request = request.addHeader(RawHeader.create(CallerDeadline.HEADER, CallerDeadline.format(budget)));
         }
+        if (call.deadlineNanos() != Long.MAX_VALUE && ErrorResponses.isGrpc(request)) {
+            request = request.removeHeader(GrpcTimeout.HEADER)
+                    .addHeader(RawHeader.create(GrpcTimeout.HEADER, GrpcTimeout.format(budget)));
+        }
+        OutboundCall sent = call.withRequest(request);
         if (perTry == null) {
             return next.handle(sent);
         }

@@ -73,10 +73,7 @@ final class RetryStage implements Stage<OutboundCall> {
                     .thenApply(strict -> new Body(request.withEntity(strict), null));
         }
         AtomicBoolean read = new AtomicBoolean();
-        HttpRequest guarded = BodyStreams.mapRequest(request, data -> data.mapMaterializedValue(m -> {
-            read.set(true);
-            return m;
-        }));
+        HttpRequest guarded = BodyStreams.mapRequest(request, BodyStreams.onStart(() -> read.set(true)));
         return CompletableFuture.completedFuture(new Body(guarded, read));
     }
 

@@ -15,7 +15,8 @@ final class StreamIdleStage implements Stage<OutboundCall> {
     @Override
     public CompletionStage<HttpResponse> apply(OutboundCall call, Next<OutboundCall> next) {
         Duration idle = call.cluster().timeouts().streamIdle();
-        OutboundCall watched = call.withRequest(BodyStreams.mapRequest(call.request(), data -> data.idleTimeout(idle)));
-        return next.handle(watched).thenApply(response -> BodyStreams.mapResponse(response, data -> data.idleTimeout(idle)));
+        BodyStreams.Operator bounded = BodyStreams.idleTimeout(idle);
+        OutboundCall watched = call.withRequest(BodyStreams.mapRequest(call.request(), bounded));
+        return next.handle(watched).thenApply(response -> BodyStreams.mapResponse(response, bounded));
     }
 }

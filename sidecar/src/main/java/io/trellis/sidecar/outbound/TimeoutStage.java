@@ -3,7 +3,6 @@ package io.trellis.sidecar.outbound;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.transport.BodyStreams;
-import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -35,10 +34,7 @@ final class TimeoutStage implements Stage<OutboundCall> {
         if (!BodyStreams.streamed(call.request().entity())) {
             bodySent.complete(null);
         }
-        HttpRequest request = BodyStreams.mapRequest(call.request(), data -> data.watchTermination((mat, done) -> {
-            PekkoFutures.direct(done).whenComplete((d, error) -> bodySent.complete(null));
-            return mat;
-        }));
+        HttpRequest request = BodyStreams.mapRequest(call.request(), BodyStreams.onEnd(readToEnd -> bodySent.complete(null)));
         OutboundCall watched = call.withRequest(request).withDeadline(System.nanoTime() + limit.toNanos());
         return timeout.within(limit, "service " + call.cluster().name(), bodySent, () -> next.handle(watched));
     }

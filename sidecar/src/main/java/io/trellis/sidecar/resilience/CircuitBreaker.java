@@ -23,14 +23,12 @@ public final class CircuitBreaker {
         REJECTED
     }
 
-    private static final int BUCKETS = 10;
+    private static final int SUCCESSES = 0;
+    private static final int FAILURES = 1;
 
     private final ClusterPolicy.Breaker policy;
     private final LongSupplier nanoTicker;
-    private final long bucketNanos;
-    private final long[] epochs = new long[BUCKETS];
-    private final long[] successes = new long[BUCKETS];
-    private final long[] failures = new long[BUCKETS];
+    private final SlidingWindow window;
     private State state = State.CLOSED;
     private long openUntil;
     private int probesStarted;
@@ -40,8 +38,7 @@ public final class CircuitBreaker {
     public CircuitBreaker(ClusterPolicy.Breaker policy, LongSupplier nanoTicker) {
         this.policy = policy;
         this.nanoTicker = nanoTicker;
-        this.bucketNanos = Math.max(1, policy.window().toNanos() / BUCKETS);
-        java.util.Arrays.fill(epochs, Long.MIN_VALUE);
+        this.window = new SlidingWindow(policy.window(), 2);
     }
 
     /** Whether a request may go to the cluster now. */
@@ -76,25 +73,16 @@ public final class CircuitBreaker {
                 open(now);
             } else if (++probesSucceeded >= policy.halfOpenProbes()) {
                 state = State.CLOSED;
-                clearWindow();
+                window.clear();
             }
             return;
         }
         if (permit != Permit.NORMAL || state != State.CLOSED) {
             return;
         }
-        int index = bucket(now);
-        if (failed) {
-            failures[index]++;
-        } else {
-            successes[index]++;
-        }
-        long total = 0;
-        long failedTotal = 0;
-        for (int i = 0; i < BUCKETS; i++) {
-            total += successes[i] + failures[i];
-            failedTotal += failures[i];
-        }
+        window.increment(failed ? FAILURES : SUCCESSES, now);
+        long failedTotal = window.sum(FAILURES, now);
+        long total = failedTotal + window.sum(SUCCESSES, now);
         if (total >= policy.minRequests() && failedTotal >= policy.failureRatio() * total) {
             open(now);
         }
@@ -108,30 +96,6 @@ public final class CircuitBreaker {
     private void open(long now) {
         state = State.OPEN;
         openUntil = now + policy.openFor().toNanos();
-        clearWindow();
-    }
-
-    private void clearWindow() {
-        java.util.Arrays.fill(epochs, Long.MIN_VALUE);
-        java.util.Arrays.fill(successes, 0);
-        java.util.Arrays.fill(failures, 0);
-    }
-
-    private int bucket(long now) {
-        long epoch = Math.floorDiv(now, bucketNanos);
-        int index = (int) Math.floorMod(epoch, BUCKETS);
-        if (epochs[index] != epoch) {
-            for (int i = 0; i < BUCKETS; i++) {
-                if (epochs[i] <= epoch - BUCKETS) {
-                    epochs[i] = Long.MIN_VALUE;
-                    successes[i] = 0;
-                    failures[i] = 0;
-                }
-            }
-            epochs[index] = epoch;
-            successes[index] = 0;
-            failures[index] = 0;
-        }
-        return index;
+        window.clear();
     }
 }

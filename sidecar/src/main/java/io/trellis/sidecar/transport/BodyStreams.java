@@ -1,21 +1,31 @@
 package io.trellis.sidecar.transport;
 
-import java.util.function.UnaryOperator;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.http.javadsl.model.ResponseEntity;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
 /**
- * Watching or bounding a streamed body without buffering it: the body's bytes pass through an operator and the
- * entity is rebuilt with the same content type and length (or chunked when the length is unknown). Bodies that
- * arrived whole (strict or empty) are returned untouched: nothing streams, so there is nothing to watch.
+ * Watching or bounding a streamed body without buffering it. The body's elements pass through an operator and
+ * the entity is rebuilt with the same content type and length; a chunked body keeps its chunks, and so its
+ * trailers (gRPC's {@code grpc-status} travels in them). Bodies that arrived whole (strict or empty) are
+ * returned untouched: nothing streams, so there is nothing to watch.
  */
 public final class BodyStreams {
     private BodyStreams() {
+    }
+
+    /** An operation on a body's element stream, whatever the elements are (bytes, or chunks). */
+    public interface Operator {
+        /** {@code body} with the operation applied. */
+        <T> Source<T, Object> apply(Source<T, Object> body);
     }
 
     /** True when {@code entity} streams (its bytes are not all in memory). */
@@ -23,27 +33,81 @@ public final class BodyStreams {
         return !entity.isKnownEmpty() && !entity.isStrict();
     }
 
-    /** {@code request} with its streamed body's bytes passed through {@code operator}. */
-    public static HttpRequest mapRequest(HttpRequest request, UnaryOperator<Source<ByteString, Object>> operator) {
-        HttpEntity entity = request.entity();
-        if (!streamed(entity)) {
-            return request;
-        }
-        Source<ByteString, Object> data = operator.apply(entity.getDataBytes());
-        return request.withEntity(entity.getContentLengthOption().isPresent()
-                ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), data)
-                : HttpEntities.createChunked(entity.getContentType(), data));
+    /** {@code request} with its streamed body passed through {@code operator}. */
+    public static HttpRequest mapRequest(HttpRequest request, Operator operator) {
+        // Both rebuilt kinds (default and chunked) are request and response entities alike.
+        return streamed(request.entity()) ? request.withEntity((RequestEntity) rebuild(request.entity(), operator)) : request;
     }
 
-    /** {@code response} with its streamed body's bytes passed through {@code operator}. */
-    public static HttpResponse mapResponse(HttpResponse response, UnaryOperator<Source<ByteString, Object>> operator) {
-        ResponseEntity entity = response.entity();
-        if (!streamed(entity)) {
-            return response;
+    /** {@code response} with its streamed body passed through {@code operator}. */
+    public static HttpResponse mapResponse(HttpResponse response, Operator operator) {
+        return streamed(response.entity()) ? response.withEntity((ResponseEntity) rebuild(response.entity(), operator))
+                : response;
+    }
+
+    /** Fails the body when no element passes for {@code idle}. */
+    public static Operator idleTimeout(Duration idle) {
+        return new Operator() {
+            @Override
+            public <T> Source<T, Object> apply(Source<T, Object> body) {
+                return body.idleTimeout(idle);
+            }
+        };
+    }
+
+    /** Runs {@code onStart} when the body starts being read (it is materialized). */
+    public static Operator onStart(Runnable onStart) {
+        return new Operator() {
+            @Override
+            public <T> Source<T, Object> apply(Source<T, Object> body) {
+                return body.mapMaterializedValue(materialized -> {
+                    onStart.run();
+                    return materialized;
+                });
+            }
+        };
+    }
+
+    /**
+     * Tells {@code onEnd} how reading the body ended: {@code true} when it was read to its end, {@code false} when
+     * it failed or its reader cancelled it.
+     */
+    public static Operator onEnd(Consumer<Boolean> onEnd) {
+        return new Operator() {
+            @Override
+            public <T> Source<T, Object> apply(Source<T, Object> body) {
+                AtomicBoolean completed = new AtomicBoolean();
+                return body
+                        // Pulled only after the body completed normally, never after a cancellation.
+                        .concat(Source.lazySource(() -> {
+                            completed.set(true);
+                            return Source.<T>empty();
+                        }))
+                        .watchTermination((materialized, done) -> {
+                            PekkoFutures.direct(done).whenComplete((d, error) -> onEnd.accept(error == null && completed.get()));
+                            return materialized;
+                        });
+            }
+        };
+    }
+
+    private static org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked rebuildChunked(
+            org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked chunked, Operator operator) {
+        Source<HttpEntity.ChunkStreamPart, Object> chunks = operator.apply(chunked.getChunks());
+        @SuppressWarnings("unchecked")
+        org.apache.pekko.stream.scaladsl.Source<org.apache.pekko.http.scaladsl.model.HttpEntity.ChunkStreamPart, Object> scala =
+                (org.apache.pekko.stream.scaladsl.Source<org.apache.pekko.http.scaladsl.model.HttpEntity.ChunkStreamPart, Object>)
+                        (org.apache.pekko.stream.scaladsl.Source<?, Object>) chunks.asScala();
+        return new org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked(chunked.contentType(), scala);
+    }
+
+    private static HttpEntity rebuild(HttpEntity entity, Operator operator) {
+        if (entity instanceof org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked chunked) {
+            return rebuildChunked(chunked, operator);
         }
         Source<ByteString, Object> data = operator.apply(entity.getDataBytes());
-        return response.withEntity(entity.getContentLengthOption().isPresent()
+        return entity.getContentLengthOption().isPresent()
                 ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), data)
-                : HttpEntities.createChunked(entity.getContentType(), data));
+                : HttpEntities.createChunked(entity.getContentType(), data);
     }
 }

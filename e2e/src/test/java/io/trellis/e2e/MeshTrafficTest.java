@@ -143,6 +143,18 @@ class MeshTrafficTest {
     }
 
     @Test
+    void grpcDeadlineIsPropagatedToTheAppMinusTimeSpent() throws Exception {
+        Message seen = grpc.unary().addHeader("grpc-timeout", "3S")
+                .invoke(Message.newBuilder().setText("header:grpc-timeout").build())
+                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+
+        // The caller's 3 s, less what the hops took, restated by the client sidecar for the app.
+        assertThat(seen.getText()).matches("\\d+m");
+        long millis = Long.parseLong(seen.getText().replace("m", ""));
+        assertThat(millis).isPositive().isLessThanOrEqualTo(3000);
+    }
+
+    @Test
     void declaredUpstreamPortNeedsNoHostHeader() throws Exception {
         Curl.Result result = Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/echo");
 

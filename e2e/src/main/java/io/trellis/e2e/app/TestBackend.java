@@ -158,6 +158,11 @@ public final class TestBackend implements AutoCloseable {
 
         @Override
         public CompletionStage<Message> unary(Message in, Metadata metadata) {
+            if (in.getText().startsWith("header:")) {
+                // Reports a request header the app received, e.g. the grpc-timeout a sidecar propagated.
+                String name = in.getText().substring("header:".length());
+                return CompletableFuture.completedFuture(Message.newBuilder().setText(metadata.getText(name).orElse("")).build());
+            }
             try {
                 return CompletableFuture.completedFuture(reply(in, metadata, "echo:" + in.getText()));
             } catch (GrpcServiceException e) {

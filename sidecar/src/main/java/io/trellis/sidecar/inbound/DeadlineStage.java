@@ -5,21 +5,22 @@ import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.CallerDeadline;
 import io.trellis.sidecar.resilience.RequestTimeout;
+import io.trellis.sidecar.transport.BodyStreams;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 
 /**
  * Applies the deadline the calling sidecar sent in {@code trellis-timeout-ms} (what is left of its request or
- * attempt timeout) to the call to the app. When it passes, the caller has given up: the app request is
- * abandoned (its HTTP/1.1 connection is closed, so the app sees the client go away) and {@code upstream-timeout}
- * is answered. The header is removed before the app sees the request.
+ * attempt timeout) to the call to the app, counted like the caller counts it: from when the request body has
+ * been received in full. When it passes, the caller has given up: the app request is abandoned (its HTTP/1.1
+ * connection is closed, so the app sees the client go away) and {@code upstream-timeout} is answered. The
+ * header is removed before the app sees the request.
  */
 final class DeadlineStage implements Stage<InboundCall> {
-    private static final CompletableFuture<Void> ALREADY = CompletableFuture.completedFuture(null);
-
     private final RequestTimeout timeout;
 
     DeadlineStage(RequestTimeout timeout) {
@@ -32,11 +33,17 @@ final class DeadlineStage implements Stage<InboundCall> {
             return next.handle(call);
         }
         Optional<Duration> deadline = CallerDeadline.of(call.request());
-        InboundCall forwarded = call.withRequest(call.request().removeHeader(CallerDeadline.HEADER));
+        HttpRequest request = call.request().removeHeader(CallerDeadline.HEADER);
         if (deadline.isEmpty()) {
-            return next.handle(forwarded);
+            return next.handle(call.withRequest(request));
         }
-        CompletionStage<HttpResponse> answer = timeout.within(deadline.get(), "the app", ALREADY,
+        CompletableFuture<Void> received = new CompletableFuture<>();
+        if (!BodyStreams.streamed(request.entity())) {
+            received.complete(null);
+        }
+        InboundCall forwarded = call.withRequest(BodyStreams.mapRequest(request,
+                BodyStreams.onEnd(readToEnd -> received.complete(null))));
+        CompletionStage<HttpResponse> answer = timeout.within(deadline.get(), "the app", received,
                 () -> next.handle(forwarded));
         return answer.whenComplete((response, failure) -> {
             if (failure != null && ErrorResponses.asProxyException(failure).error() == ProxyError.UPSTREAM_TIMEOUT) {

@@ -41,6 +41,11 @@ public final class RetryRule {
                 default -> Optional.empty();
             };
         }
+        if (response.getHeader(ErrorResponses.ERROR_HEADER).map(h -> h.value().equals(ProxyError.UPSTREAM_TIMEOUT.code()))
+                .orElse(false)) {
+            // The peer sidecar stopped at the deadline we sent it: the same event as our own attempt timeout.
+            return Optional.of("per-try-timeout");
+        }
         int status = response.status().intValue();
         if (status >= 500) {
             return Optional.of(Integer.toString(status));

@@ -27,6 +27,9 @@ class RetryRuleTest {
                 .contains("refused-stream");
         assertThat(RetryRule.condition(null, new ProxyException(ProxyError.UPSTREAM_RESET, "broke"))).contains("reset");
         assertThat(RetryRule.condition(null, new ProxyException(ProxyError.OVERLOADED, "full"))).isEmpty();
+        // The peer sidecar answering at the deadline this sidecar sent it is this attempt's timeout.
+        assertThat(RetryRule.condition(HttpResponse.create().withStatus(504)
+                .addHeader(RawHeader.create("trellis-error", "upstream-timeout")), null)).contains("per-try-timeout");
     }
 
     @Test

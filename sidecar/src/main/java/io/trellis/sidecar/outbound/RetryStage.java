@@ -36,6 +36,9 @@ import org.apache.pekko.stream.Materializer;
  * together with the number of attempts.
  */
 final class RetryStage implements Stage<OutboundCall> {
+    /** How long a small body (at most maxBufferedBody) may take to arrive before it is buffered for replay. */
+    private static final Duration BUFFERING_LIMIT = Duration.ofSeconds(30);
+
     private final Scheduler scheduler;
     private final Materializer materializer;
     private final ProxyMetrics metrics;
@@ -69,7 +72,7 @@ final class RetryStage implements Stage<OutboundCall> {
             return CompletableFuture.completedFuture(new Body(request, null));
         }
         if (entity.getContentLengthOption().isPresent() && entity.getContentLengthOption().getAsLong() <= maxBuffered) {
-            return PekkoFutures.direct(entity.toStrict(Duration.ofSeconds(30).toMillis(), materializer))
+            return PekkoFutures.direct(entity.toStrict(BUFFERING_LIMIT.toMillis(), materializer))
                     .thenApply(strict -> new Body(request.withEntity(strict), null));
         }
         AtomicBoolean read = new AtomicBoolean();

@@ -5,10 +5,8 @@ import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.CallerDeadline;
 import io.trellis.sidecar.resilience.RequestTimeout;
-import io.trellis.sidecar.transport.BodyStreams;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -37,14 +35,8 @@ final class DeadlineStage implements Stage<InboundCall> {
         if (deadline.isEmpty()) {
             return next.handle(call.withRequest(request));
         }
-        CompletableFuture<Void> received = new CompletableFuture<>();
-        if (!BodyStreams.streamed(request.entity())) {
-            received.complete(null);
-        }
-        InboundCall forwarded = call.withRequest(BodyStreams.mapRequest(request,
-                BodyStreams.onEnd(readToEnd -> received.complete(null))));
-        CompletionStage<HttpResponse> answer = timeout.within(deadline.get(), "the app", received,
-                () -> next.handle(forwarded));
+        CompletionStage<HttpResponse> answer = timeout.afterBody(request, deadline.get(), "the app",
+                watched -> next.handle(call.withRequest(watched)));
         return answer.whenComplete((response, failure) -> {
             if (failure != null && ErrorResponses.asProxyException(failure).error() == ProxyError.UPSTREAM_TIMEOUT) {
                 call.abandoned().complete(null);

@@ -5,7 +5,6 @@ import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.CallerDeadline;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -18,8 +17,6 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
  * and a gRPC app in {@code grpc-timeout}.
  */
 final class AttemptTimeoutStage implements Stage<OutboundCall> {
-    private static final CompletableFuture<Void> ALREADY = CompletableFuture.completedFuture(null);
-
     private final RequestTimeout timeout;
 
     AttemptTimeoutStage(RequestTimeout timeout) {
@@ -45,7 +42,7 @@ final class AttemptTimeoutStage implements Stage<OutboundCall> {
             return next.handle(sent);
         }
         OutboundCall attempt = sent;
-        return timeout.within(perTry, "attempt " + (call.attempt() + 1) + " at " + call.endpoint().authority(), ALREADY,
+        return timeout.within(perTry, "attempt " + (call.attempt() + 1) + " at " + call.endpoint().authority(),
                 () -> next.handle(attempt));
     }
 }

@@ -2,12 +2,9 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RequestTimeout;
-import io.trellis.sidecar.transport.BodyStreams;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 
 /**
@@ -30,12 +27,8 @@ final class TimeoutStage implements Stage<OutboundCall> {
         if (callerDeadline.isPresent() && callerDeadline.get().compareTo(limit) < 0) {
             limit = callerDeadline.get();
         }
-        CompletableFuture<Void> bodySent = new CompletableFuture<>();
-        if (!BodyStreams.streamed(call.request().entity())) {
-            bodySent.complete(null);
-        }
-        HttpRequest request = BodyStreams.mapRequest(call.request(), BodyStreams.onEnd(readToEnd -> bodySent.complete(null)));
-        OutboundCall watched = call.withRequest(request).withDeadline(System.nanoTime() + limit.toNanos());
-        return timeout.within(limit, "service " + call.cluster().name(), bodySent, () -> next.handle(watched));
+        long deadline = System.nanoTime() + limit.toNanos();
+        return timeout.afterBody(call.request(), limit, "service " + call.cluster().name(),
+                request -> next.handle(call.withRequest(request).withDeadline(deadline)));
     }
 }

@@ -2,13 +2,16 @@ package io.trellis.sidecar.resilience;
 
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.transport.BodyStreams;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.stream.Materializer;
 
@@ -28,11 +31,26 @@ public final class RequestTimeout {
         this.materializer = materializer;
     }
 
+    /** Runs {@code attempt}, failing with {@code upstream-timeout} when no response came {@code timeout} from now. */
+    public CompletionStage<HttpResponse> within(Duration timeout, String what, Supplier<CompletionStage<HttpResponse>> attempt) {
+        return bounded(timeout, what, CompletableFuture.completedFuture(null), attempt);
+    }
+
     /**
-     * Runs {@code attempt}, failing with {@code upstream-timeout} when no response came {@code timeout} after
-     * {@code requestSent} completed.
+     * Sends {@code request} through {@code attempt} with its body watched, failing with {@code upstream-timeout}
+     * when no response came {@code timeout} after the body was sent in full (at once for a body that is whole).
      */
-    public CompletionStage<HttpResponse> within(Duration timeout, String what, CompletionStage<?> requestSent,
+    public CompletionStage<HttpResponse> afterBody(HttpRequest request, Duration timeout, String what,
+            Function<HttpRequest, CompletionStage<HttpResponse>> attempt) {
+        CompletableFuture<Void> bodySent = new CompletableFuture<>();
+        if (!BodyStreams.streamed(request.entity())) {
+            bodySent.complete(null);
+        }
+        HttpRequest watched = BodyStreams.mapRequest(request, BodyStreams.onEnd(readToEnd -> bodySent.complete(null)));
+        return bounded(timeout, what, bodySent, () -> attempt.apply(watched));
+    }
+
+    private CompletionStage<HttpResponse> bounded(Duration timeout, String what, CompletionStage<?> requestSent,
             Supplier<CompletionStage<HttpResponse>> attempt) {
         CompletableFuture<HttpResponse> result = new CompletableFuture<>();
         AtomicReference<Cancellable> timer = new AtomicReference<>();

@@ -27,17 +27,10 @@ final class BreakerStage implements Stage<OutboundCall> {
         String service = call.cluster().name().name();
         if (permit == CircuitBreaker.Permit.REJECTED) {
             metrics.rejected(service, ProxyError.CIRCUIT_OPEN.code());
-            metrics.breakerState(service, 1);
             throw new ProxyException(ProxyError.CIRCUIT_OPEN, "the circuit to " + call.cluster().name()
                     + " is open after too many failures; probing again after " + call.cluster().policy().breaker().openFor().toMillis() + " ms");
         }
-        return next.handle(call).whenComplete((response, failure) -> {
-            breaker.record(permit, FailureRule.failed(response, failure));
-            metrics.breakerState(service, switch (breaker.state()) {
-                case CLOSED -> 0;
-                case OPEN -> 1;
-                case HALF_OPEN -> 2;
-            });
-        });
+        return next.handle(call).whenComplete((response, failure) ->
+                breaker.record(permit, FailureRule.failed(response, failure)));
     }
 }

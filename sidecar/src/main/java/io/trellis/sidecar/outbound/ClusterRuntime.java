@@ -39,10 +39,16 @@ final class ClusterRuntime {
     ClusterRuntime(ActorSystem<?> system, Cluster cluster, ProxyMetrics metrics, LongSupplier nanoTicker) {
         this.policy = cluster.policy();
         this.budget = new RetryBudget(policy.retries().budgetRatio(), policy.retries().budgetMinPerSecond(), nanoTicker);
-        this.breaker = new CircuitBreaker(policy.breaker(), nanoTicker);
+        String service = cluster.name().name();
+        // The gauge moves on transitions only, never per request.
+        this.breaker = new CircuitBreaker(policy.breaker(), nanoTicker,
+                state -> metrics.breakerState(service, switch (state) {
+                    case CLOSED -> 0;
+                    case OPEN -> 1;
+                    case HALF_OPEN -> 2;
+                }));
         this.loads = new EndpointLoads(nanoTicker);
         this.balancer = LoadBalancer.of(policy.balancer(), () -> ThreadLocalRandom.current().nextDouble());
-        String service = cluster.name().name();
         this.health = new EndpointHealth(policy.outlier().consecutiveErrors(),
                 ejected -> metrics.endpointsEjected(service, ejected));
         this.detector = system.systemActorOf(OutlierDetector.create(policy.outlier(), health,

@@ -1,6 +1,7 @@
 package io.trellis.sidecar.resilience;
 
 import io.trellis.sidecar.config.ClusterPolicy;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -28,16 +29,21 @@ public final class CircuitBreaker {
 
     private final ClusterPolicy.Breaker policy;
     private final LongSupplier nanoTicker;
+    private final Consumer<State> onTransition;
     private final SlidingWindow window;
     private State state = State.CLOSED;
     private long openUntil;
     private int probesStarted;
     private int probesSucceeded;
 
-    /** A closed breaker reading time from {@code nanoTicker}. */
-    public CircuitBreaker(ClusterPolicy.Breaker policy, LongSupplier nanoTicker) {
+    /**
+     * A closed breaker reading time from {@code nanoTicker}; {@code onTransition} hears each state it enters
+     * (called under the breaker's lock: keep it short).
+     */
+    public CircuitBreaker(ClusterPolicy.Breaker policy, LongSupplier nanoTicker, Consumer<State> onTransition) {
         this.policy = policy;
         this.nanoTicker = nanoTicker;
+        this.onTransition = onTransition;
         this.window = new SlidingWindow(policy.window(), 2);
     }
 
@@ -48,7 +54,7 @@ public final class CircuitBreaker {
             if (now - openUntil < 0) {
                 return Permit.REJECTED;
             }
-            state = State.HALF_OPEN;
+            enter(State.HALF_OPEN);
             probesStarted = 0;
             probesSucceeded = 0;
         }
@@ -72,7 +78,7 @@ public final class CircuitBreaker {
             if (failed) {
                 open(now);
             } else if (++probesSucceeded >= policy.halfOpenProbes()) {
-                state = State.CLOSED;
+                enter(State.CLOSED);
                 window.clear();
             }
             return;
@@ -93,8 +99,13 @@ public final class CircuitBreaker {
         return state;
     }
 
+    private void enter(State next) {
+        state = next;
+        onTransition.accept(next);
+    }
+
     private void open(long now) {
-        state = State.OPEN;
+        enter(State.OPEN);
         openUntil = now + policy.openFor().toNanos();
         window.clear();
     }

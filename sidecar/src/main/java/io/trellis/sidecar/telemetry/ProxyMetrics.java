@@ -114,12 +114,12 @@ public final class ProxyMetrics {
 
     /** Sets the number of ejected endpoints of {@code service}. */
     public void endpointsEjected(String service, int ejected) {
-        gauge("trellis.outlier.ejected", "Endpoints currently ejected by outlier detection", service).set(ejected);
+        setGauge("trellis.outlier.ejected", "Endpoints currently ejected by outlier detection", service, ejected);
     }
 
     /** Sets the breaker state of {@code service}: 0 closed, 1 open, 2 half-open. */
     public void breakerState(String service, int state) {
-        gauge("trellis.circuit.state", "Circuit breaker state: 0 closed, 1 open, 2 half-open", service).set(state);
+        setGauge("trellis.circuit.state", "Circuit breaker state: 0 closed, 1 open, 2 half-open", service, state);
     }
 
     private void count(String name, String description, String tag, String value, String tag2, String value2) {
@@ -133,12 +133,17 @@ public final class ProxyMetrics {
         }
     }
 
-    private AtomicLong gauge(String name, String description, String service) {
-        return gauges.computeIfAbsent(name + '|' + service, k -> {
-            AtomicLong value = new AtomicLong();
-            Gauge.builder(name, value, AtomicLong::get).description(description).tag("service", service).register(registry);
-            return value;
-        });
+    private void setGauge(String name, String description, String service, long value) {
+        try {
+            gauges.computeIfAbsent(name + '|' + service, k -> {
+                AtomicLong holder = new AtomicLong();
+                Gauge.builder(name, holder, AtomicLong::get).description(description).tag("service", service)
+                        .register(registry);
+                return holder;
+            }).set(value);
+        } catch (RuntimeException e) {
+            // Recording must never break the data path (these run on state transitions inside requests).
+        }
     }
 
     /** Counts a TLS handshake that failed because the peer's certificate was refused. */

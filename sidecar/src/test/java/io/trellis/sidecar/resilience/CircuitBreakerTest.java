@@ -4,12 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.trellis.sidecar.config.ClusterPolicy;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class CircuitBreakerTest {
     private final ManualTicker ticker = new ManualTicker();
+    private final List<CircuitBreaker.State> transitions = new ArrayList<>();
     private final CircuitBreaker breaker = new CircuitBreaker(
-            new ClusterPolicy.Breaker(0.5, 20, Duration.ofSeconds(10), Duration.ofSeconds(30), 3), ticker);
+            new ClusterPolicy.Breaker(0.5, 20, Duration.ofSeconds(10), Duration.ofSeconds(30), 3), ticker, transitions::add);
 
     @Test
     void staysClosedBelowMinimumRequests() {
@@ -59,6 +62,8 @@ class CircuitBreakerTest {
         breaker.record(third, false);
         assertThat(breaker.state()).isEqualTo(CircuitBreaker.State.CLOSED);
         assertThat(breaker.tryAcquire()).isEqualTo(CircuitBreaker.Permit.NORMAL);
+        assertThat(transitions).containsExactly(CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN,
+                CircuitBreaker.State.CLOSED);
     }
 
     @Test

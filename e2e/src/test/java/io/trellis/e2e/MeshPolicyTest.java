@@ -116,14 +116,9 @@ class MeshPolicyTest {
 
     @Test
     void retriesStayWithinTheBudgetAndSkipNonIdempotentRequests() throws Exception {
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: echo, namespace: default}
-                spec:
-                  service: echo
-                  retries: {attempts: 2, retryOn: ["503"], budget: {ratio: 0.2, minPerSecond: 1}}
-                  circuitBreaker: {failureRatio: 1.0, minRequests: 100000}
-                """);
+        applyAndAwait(trafficPolicy("echo",
+                "retries: {attempts: 2, retryOn: [\"503\"], budget: {ratio: 0.2, minPerSecond: 1}}",
+                "circuitBreaker: {failureRatio: 1.0, minRequests: 100000}"));
         long before = flakyRequests("GET");
         long started = System.nanoTime();
         int offered = 500;
@@ -157,14 +152,9 @@ class MeshPolicyTest {
         assertThat(flakyRequests("POST") - postsBefore).as("POSTs are never sent twice").isEqualTo(20);
         assertThat(skippedNonIdempotent).isPositive();
 
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: echo, namespace: default}
-                spec:
-                  service: echo
-                  retries: {attempts: 2, retryOn: ["503"], retryNonIdempotent: true}
-                  circuitBreaker: {failureRatio: 1.0, minRequests: 100000}
-                """);
+        applyAndAwait(trafficPolicy("echo",
+                "retries: {attempts: 2, retryOn: [\"503\"], retryNonIdempotent: true}",
+                "circuitBreaker: {failureRatio: 1.0, minRequests: 100000}"));
         postsBefore = flakyRequests("POST");
         for (int i = 0; i < 20; i++) {
             send(HttpRequest.newBuilder(echo("/flaky")).POST(HttpRequest.BodyPublishers.ofString("order")));
@@ -174,14 +164,9 @@ class MeshPolicyTest {
 
     @Test
     void breakerOpensFailsFastAndTheRouteFallbackAnswers() throws Exception {
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: echo, namespace: default}
-                spec:
-                  service: echo
-                  retries: {attempts: 0}
-                  circuitBreaker: {failureRatio: 0.5, minRequests: 10, window: 30s, openFor: 60s, halfOpenProbes: 1}
-                """);
+        applyAndAwait(trafficPolicy("echo",
+                "retries: {attempts: 0}",
+                "circuitBreaker: {failureRatio: 0.5, minRequests: 10, window: 30s, openFor: 60s, halfOpenProbes: 1}"));
         long before = statusRequests();
         List<String> errors = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
@@ -209,25 +194,14 @@ class MeshPolicyTest {
 
     @Test
     void deadlineAndPerTryTimeoutHoldAgainstAHungUpstream() throws Exception {
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: echo, namespace: default}
-                spec:
-                  service: echo
-                  timeouts: {request: 1s}
-                """);
+        applyAndAwait(trafficPolicy("echo", "timeouts: {request: 1s}"));
         HttpResponse<String> deadline = get(echo("/slow?ms=4000"));
         assertThat(deadline.statusCode()).isEqualTo(504);
         assertThat(deadline.headers().firstValue("trellis-error")).contains("upstream-timeout");
 
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: echo, namespace: default}
-                spec:
-                  service: echo
-                  timeouts: {request: 10s}
-                  retries: {attempts: 2, perTryTimeout: 300ms, retryOn: ["503"]}
-                """);
+        applyAndAwait(trafficPolicy("echo",
+                "timeouts: {request: 10s}",
+                "retries: {attempts: 2, perTryTimeout: 300ms, retryOn: [\"503\"]}"));
         long before = slowRequests();
         HttpResponse<String> perTry = get(echo("/slow?ms=3000"));
         assertThat(perTry.statusCode()).isEqualTo(504);
@@ -237,14 +211,9 @@ class MeshPolicyTest {
 
     @Test
     void aPassedDeadlineAbandonsTheRequestAtTheApp() throws Exception {
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: hung, namespace: default}
-                spec:
-                  service: hung
-                  timeouts: {request: 1s}
-                  retries: {attempts: 0}
-                """);
+        applyAndAwait(trafficPolicy("hung",
+                "timeouts: {request: 1s}",
+                "retries: {attempts: 0}"));
         long before = hung.hungUp();
 
         HttpResponse<String> response = get(URI.create("http://127.0.0.1:" + web.upstreamPort("hung") + "/work"));
@@ -257,13 +226,8 @@ class MeshPolicyTest {
 
     @Test
     void resettingEndpointIsEjectedAndReturnsAfterTheEjectionTime() throws Exception {
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: shaky, namespace: default}
-                spec:
-                  service: shaky
-                  outlierDetection: {consecutiveErrors: 3, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 50}
-                """);
+        applyAndAwait(trafficPolicy("shaky",
+                "outlierDetection: {consecutiveErrors: 3, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 50}"));
         String ejected = "trellis_outlier_ejected{service=\"shaky\"}";
         for (int i = 0; i < 40 && web.metric(ejected) < 1; i++) {
             // Retries move each failed attempt to the healthy endpoint, so the app sees no failure.
@@ -307,14 +271,9 @@ class MeshPolicyTest {
 
     @Test
     void rateLimitAdmitsTheConfiguredRate() throws Exception {
-        applyAndAwait("""
-                kind: TrafficPolicy
-                metadata: {name: echo, namespace: default}
-                spec:
-                  service: echo
-                  retries: {attempts: 0}
-                  rateLimit: {requestsPerSecond: 20, burst: 5}
-                """, sidecars.get(0), sidecars.get(1));
+        applyAndAwait(trafficPolicy("echo",
+                "retries: {attempts: 0}",
+                "rateLimit: {requestsPerSecond: 20, burst: 5}"), sidecars.get(0), sidecars.get(1));
         AtomicInteger admitted = new AtomicInteger();
         AtomicInteger limited = new AtomicInteger();
         AtomicLong firstSent = new AtomicLong(Long.MAX_VALUE);
@@ -351,18 +310,15 @@ class MeshPolicyTest {
 
     @Test
     void policyChangesUnderTrafficFailNoRequest() throws Exception {
-        try (TrafficLoop loop = TrafficLoop.start("http://127.0.0.1:" + web.upstreamPort("echo") + "/echo", 2,
-                Duration.ofSeconds(60), 100_000)) {
+        TrafficLoop loop = TrafficLoop.start("http://127.0.0.1:" + web.upstreamPort("echo") + "/echo", 2,
+                Duration.ofSeconds(60), 100_000);
+        try {
             // Every step changes the snapshot (an unchanged one is not pushed, so there would be nothing to await).
             String[] balancers = {"ROUND_ROBIN", "EWMA", "RANDOM", "LEAST_REQUEST"};
             for (int step = 0; step < balancers.length; step++) {
                 String balancer = balancers[step];
                 int toV1 = 20 + 20 * step;
-                applyAndAwait("""
-                        kind: TrafficPolicy
-                        metadata: {name: echo, namespace: default}
-                        spec: {service: echo, loadBalancer: %s, timeouts: {request: 5s}}
-                        """.formatted(balancer));
+                applyAndAwait(trafficPolicy("echo", "loadBalancer: " + balancer, "timeouts: {request: 5s}"));
                 applyAndAwait("""
                         kind: Route
                         metadata: {name: echo, namespace: default}
@@ -372,10 +328,17 @@ class MeshPolicyTest {
                             - backends: [{subset: {version: v1}, weight: %d}, {subset: {version: v2}, weight: %d}]
                         """.formatted(toV1, 100 - toV1));
             }
-            loop.close(); // stop before counting (try-with-resources closes again, harmlessly)
-            assertThat(loop.failures()).isEmpty();
-            assertThat(loop.succeeded()).isPositive();
+        } finally {
+            loop.close();
         }
+        assertThat(loop.failures()).isEmpty();
+        assertThat(loop.succeeded()).isPositive();
+    }
+
+    /** A TrafficPolicy for {@code service} (named after it) with {@code specLines} under its spec. */
+    private static String trafficPolicy(String service, String... specLines) {
+        return "kind: TrafficPolicy\nmetadata: {name: " + service + ", namespace: default}\nspec:\n  service: " + service
+                + "\n  " + String.join("\n  ", specLines) + "\n";
     }
 
     private void applyAndAwait(String yaml, SidecarProcess... alsoAwait) throws Exception {

@@ -154,6 +154,11 @@ final class MeshHarness implements AutoCloseable {
         return launch("sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k", "-XX:+UseSerialGC"), args, log);
     }
 
+    /** Launches a process of the sample apps module (an app, or the local Kafka broker); output goes to {@code log}. */
+    Process launchSampleApp(String mainClass, List<String> jvmOptions, List<String> args, Path log) throws IOException {
+        return launch("sample-apps", mainClass, jvmOptions, args, log);
+    }
+
     /** The harness's scratch directory. */
     Path work() {
         return work;

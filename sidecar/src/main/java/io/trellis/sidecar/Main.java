@@ -40,7 +40,8 @@ public final class Main {
             new Flag("--state-dir", "state-dir", false, "where key, certificate and last snapshot are kept"),
             new Flag("--label", "labels", true, "k=v label announced to the control plane (repeatable)"),
             new Flag("--app-protocol", "app-protocol", false, "auto, http1 or h2c (auto: gRPC over h2c, rest HTTP/1.1)"),
-            new Flag("--drain-timeout", "drain-timeout", false, "how long in-flight requests may finish on SIGTERM (10s)"));
+            new Flag("--drain-timeout", "drain-timeout", false, "how long in-flight requests may finish on SIGTERM (10s)"),
+            new Flag("--kafka-bootstrap", "kafka-bootstrap", false, "HOST:PORT[,...] Kafka brokers (the mesh config's)"));
 
     private Main() {
     }

@@ -23,6 +23,7 @@ import io.trellis.sidecar.identity.StateDirectory;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.inbound.InboundPipeline;
 import io.trellis.sidecar.inbound.InboundServer;
+import io.trellis.sidecar.kafka.KafkaBridge;
 import io.trellis.sidecar.lifecycle.Drainer;
 import io.trellis.sidecar.outbound.OutboundPipeline;
 import io.trellis.sidecar.outbound.OutboundServer;
@@ -112,8 +113,10 @@ public final class Sidecar implements AutoCloseable {
         AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort());
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
-        LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, config.apiPort()),
-                "API listener on 127.0.0.1:" + config.apiPort());
+        KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), config.appPort(), config.kafkaBootstrap(), tables,
+                metrics, clock);
+        LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, kafka.publishEndpoint(),
+                config.apiPort()), "API listener on 127.0.0.1:" + config.apiPort());
 
         // One thread: state-directory writes must land in the order they were made (a later snapshot must never
         // be overwritten by an earlier one), and key generation is rare enough to share it.
@@ -122,11 +125,12 @@ public final class Sidecar implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        Drainer.register(system, readiness, inbound, outbound, config.drainTimeout(), () -> {
+        Drainer.register(system, readiness, inbound, outbound, config.drainTimeout(), () -> kafka.drain(config.drainTimeout()), () -> {
             outboundPipeline.close();
             inboundPipeline.close();
             blocking.shutdown();
-            return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture());
+            return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture(),
+                    kafka.close().toCompletableFuture());
         });
 
         ControlPlaneChannel channel = new ControlPlaneChannel(config.controlPlaneHost(), config.controlPlanePort(), identity,

@@ -36,6 +36,7 @@ import java.util.regex.Pattern;
  * @param stateDir where the key, certificate and last accepted snapshot are kept (0700/0600)
  * @param labels k=v labels announced to the control plane (subsets select on them)
  * @param drainTimeout how long in-flight requests may run after SIGTERM
+ * @param kafkaBootstrap HOST:PORT[,HOST:PORT...] of the Kafka brokers, overriding the mesh config's; empty = follow it
  */
 @ConfigurationProperties("trellis.sidecar")
 public record SidecarConfig(
@@ -57,9 +58,11 @@ public record SidecarConfig(
         @Nullable List<String> upstreams,
         @Nullable Path stateDir,
         @Nullable List<String> labels,
-        @Bindable(defaultValue = "10s") Duration drainTimeout) {
+        @Bindable(defaultValue = "10s") Duration drainTimeout,
+        @Nullable String kafkaBootstrap) {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+    private static final Pattern HOST_PORT_LIST = Pattern.compile("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}(,[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5})*");
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?");
 
     /** A declared upstream: a local listener on {@code port} that reaches {@code service}. */
@@ -95,6 +98,10 @@ public record SidecarConfig(
         stateDir = stateDir != null ? stateDir : Path.of(".trellis", "sidecar", namespace, service);
         if (drainTimeout.isNegative()) {
             throw new IllegalArgumentException("--drain-timeout: " + drainTimeout + " (expected >= 0)");
+        }
+        kafkaBootstrap = kafkaBootstrap == null ? "" : kafkaBootstrap.strip();
+        if (!kafkaBootstrap.isEmpty() && !HOST_PORT_LIST.matcher(kafkaBootstrap).matches()) {
+            throw new IllegalArgumentException("--kafka-bootstrap: " + kafkaBootstrap + " (expected HOST:PORT[,HOST:PORT...])");
         }
         parsedUpstreams(upstreams);
         parsedLabels(labels);

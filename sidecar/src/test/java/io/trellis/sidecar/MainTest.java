@@ -50,10 +50,22 @@ class MainTest {
         assertThat(config("web", List.of()).identity()).hasToString("spiffe://cluster.local/ns/default/sa/web");
     }
 
+    @Test
+    void kafkaBootstrapMustBeAHostPortList() {
+        assertThatThrownBy(() -> config("web", List.of(), "broker")).hasMessage(
+                "--kafka-bootstrap: broker (expected HOST:PORT[,HOST:PORT...])");
+        assertThat(config("web", List.of(), "10.0.0.1:9092,10.0.0.2:9092").kafkaBootstrap()).isEqualTo("10.0.0.1:9092,10.0.0.2:9092");
+        assertThat(config("web", List.of(), null).kafkaBootstrap()).isEmpty();
+    }
+
     private static SidecarConfig config(String service, List<String> upstreams) {
+        return config(service, upstreams, null);
+    }
+
+    private static SidecarConfig config(String service, List<String> upstreams, String kafkaBootstrap) {
         return new SidecarConfig(service, "default", null, "cluster.local", 8000, "auto", Path.of("/t"), Path.of("/b"),
                 "127.0.0.1:15010", "127.0.0.1", 15001, 15006, 15020, "0.0.0.0", 15002, upstreams, null, List.of(),
-                java.time.Duration.ofSeconds(10));
+                java.time.Duration.ofSeconds(10), kafkaBootstrap);
     }
 
     private static String[] concat(String[] first, String... more) {

@@ -16,7 +16,7 @@ import java.util.Map;
  * snapshot need not be pushed again.
  */
 public record ProxySnapshot(MeshConfigSpec mesh, List<String> trustBundlePem, List<Cluster> clusters,
-        List<ServiceRoutes> routes, Inbound inbound, List<Subscription> subscriptions) {
+        List<ServiceRoutes> routes, Inbound inbound, List<Subscription> subscriptions, Publish publish) {
     /** Copies lists. */
     public ProxySnapshot {
         trustBundlePem = List.copyOf(trustBundlePem);
@@ -73,5 +73,17 @@ public record ProxySnapshot(MeshConfigSpec mesh, List<String> trustBundlePem, Li
 
     /** A subscription with its resource name. */
     public record Subscription(String name, SubscriptionSpec spec) {
+    }
+
+    /**
+     * The topics this proxy's app may publish to: a topic matching {@code allowed} may be, else one matching
+     * {@code restricted} may not, else it may (patterns are names or prefixes ending in {@code *}).
+     */
+    public record Publish(List<String> restricted, List<String> allowed) {
+        /** Copies lists. */
+        public Publish {
+            restricted = List.copyOf(restricted);
+            allowed = List.copyOf(allowed);
+        }
     }
 }

@@ -9,6 +9,7 @@ import io.trellis.controlplane.resource.Kind;
 import io.trellis.controlplane.resource.Resource;
 import io.trellis.controlplane.resource.RouteSpec;
 import io.trellis.controlplane.resource.SubscriptionSpec;
+import io.trellis.controlplane.resource.TopicPolicySpec;
 import io.trellis.controlplane.resource.TrafficPolicySpec;
 import io.trellis.controlplane.store.MeshState;
 import java.util.ArrayList;
@@ -26,6 +27,7 @@ import java.util.TreeMap;
  *       resource name wins (later ones are ignored, as Istio does for duplicate DestinationRules);</li>
  *   <li>Route resources for one service are concatenated in resource-name order, rules in their order;</li>
  *   <li>the proxy enforces every AuthorizationPolicy naming its own service in its namespace;</li>
+ *   <li>TopicPolicies of every namespace restrict publishing (topic names are global to the broker);</li>
  *   <li>an ExternalService with the name of a service that also has sidecars is ignored: the mesh wins.</li>
  * </ul>
  */
@@ -38,7 +40,7 @@ public final class SnapshotCompiler {
             ProxyInstance proxy) {
         List<String> bundlePem = bundle.roots().stream().map(root -> Pem.encodeCertificates(List.of(root))).toList();
         return new ProxySnapshot(state.meshConfig(), bundlePem, clusters(state, instances), routes(state),
-                inbound(state, proxy), subscriptions(state, proxy));
+                inbound(state, proxy), subscriptions(state, proxy), publish(state, proxy));
     }
 
     private static List<ProxySnapshot.Cluster> clusters(MeshState state, List<ProxyInstance> instances) {
@@ -109,6 +111,19 @@ public final class SnapshotCompiler {
         return forService(state, Kind.SUBSCRIPTION, proxy.namespace(), proxy.service()).stream()
                 .map(r -> new ProxySnapshot.Subscription(r.metadata().name(), r.spec(SubscriptionSpec.class)))
                 .toList();
+    }
+
+    private static ProxySnapshot.Publish publish(MeshState state, ProxyInstance proxy) {
+        java.util.SortedSet<String> restricted = new java.util.TreeSet<>();
+        java.util.SortedSet<String> allowed = new java.util.TreeSet<>();
+        for (Resource resource : state.resources(Kind.TOPIC_POLICY, null)) {
+            TopicPolicySpec spec = resource.spec(TopicPolicySpec.class);
+            restricted.addAll(spec.topics());
+            if (spec.allowsPublisher(proxy.identity())) {
+                allowed.addAll(spec.topics());
+            }
+        }
+        return new ProxySnapshot.Publish(List.copyOf(restricted), List.copyOf(allowed));
     }
 
     /** Resources of {@code kind} in {@code namespace} whose spec names {@code service}, by resource name. */

@@ -36,6 +36,7 @@ import io.trellis.mesh.v1.RouteRule;
 import io.trellis.mesh.v1.ServiceRoutes;
 import io.trellis.mesh.v1.Snapshot;
 import io.trellis.mesh.v1.StringMatch;
+import io.trellis.mesh.v1.PublishPolicy;
 import io.trellis.mesh.v1.Subscription;
 import io.trellis.mesh.v1.SubscriptionRetries;
 import io.trellis.mesh.v1.Timeouts;
@@ -57,6 +58,8 @@ final class SnapshotTranslator {
         snapshot.routes().forEach(r -> out.addRoutes(routes(r)));
         out.setInbound(inbound(snapshot.inbound()));
         snapshot.subscriptions().forEach(s -> out.addSubscriptions(subscription(s)));
+        out.setPublish(PublishPolicy.newBuilder().addAllRestrictedTopics(snapshot.publish().restricted())
+                .addAllAllowedTopics(snapshot.publish().allowed()));
         return out.build();
     }
 
@@ -191,7 +194,8 @@ final class SnapshotTranslator {
         Subscription.Builder out = Subscription.newBuilder().setName(named.name()).addAllTopics(spec.topics())
                 .setPath(spec.path()).setConsumerGroup(spec.consumerGroup()).setMaxInFlight(spec.maxInFlight())
                 .setRetries(SubscriptionRetries.newBuilder().setAttempts(spec.retries().attempts())
-                        .setBackoff(backoff(spec.retries().backoff())));
+                        .setBackoff(backoff(spec.retries().backoff())))
+                .setDeliveryTimeoutMs(ms(spec.timeout()));
         spec.topics().forEach(topic -> out.putDeadLetterTopics(topic, spec.deadLetterTopicFor(topic)));
         return out.build();
     }

@@ -10,7 +10,8 @@ public enum Kind {
     ROUTE("Route", "routes", RouteSpec.class, false),
     AUTHORIZATION_POLICY("AuthorizationPolicy", "authorizationpolicies", AuthorizationPolicySpec.class, false),
     SUBSCRIPTION("Subscription", "subscriptions", SubscriptionSpec.class, false),
-    EXTERNAL_SERVICE("ExternalService", "externalservices", ExternalServiceSpec.class, false);
+    EXTERNAL_SERVICE("ExternalService", "externalservices", ExternalServiceSpec.class, false),
+    TOPIC_POLICY("TopicPolicy", "topicpolicies", TopicPolicySpec.class, false);
 
     private final String kindName;
     private final String plural;

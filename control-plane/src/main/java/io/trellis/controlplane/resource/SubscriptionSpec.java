@@ -6,10 +6,11 @@ import java.util.regex.Pattern;
 
 /**
  * Delivers events from Kafka topics to a service by HTTP POST (DESIGN.md §6). The consumer group
- * defaults to the service; each topic's dead-letter topic defaults to {@code <topic>.dlq}.
+ * defaults to the service; each topic's dead-letter topic defaults to {@code <topic>.dlq}; {@code timeout} bounds
+ * one delivery attempt (default 30 s).
  */
 public record SubscriptionSpec(String service, List<String> topics, String path, String consumerGroup,
-        Integer maxInFlight, Retries retries, String deadLetterTopic) implements Spec {
+        Integer maxInFlight, Retries retries, String deadLetterTopic, Duration timeout) implements Spec {
     private static final Pattern TOPIC = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
 
     /** Delivery retries for 5xx and timeouts. */
@@ -34,7 +35,7 @@ public record SubscriptionSpec(String service, List<String> topics, String path,
     public SubscriptionSpec withDefaults() {
         return new SubscriptionSpec(service, topics == null ? null : List.copyOf(topics), path,
                 Spec.or(consumerGroup, service), Spec.or(maxInFlight, 16),
-                Spec.or(retries, new Retries(null, null)).withDefaults(), deadLetterTopic);
+                Spec.or(retries, new Retries(null, null)).withDefaults(), deadLetterTopic, Spec.or(timeout, Duration.ofSeconds(30)));
     }
 
     @Override
@@ -57,6 +58,8 @@ public record SubscriptionSpec(String service, List<String> topics, String path,
         v.check(retries.attempts() >= 0 && retries.attempts() <= 100, "spec.retries.attempts", retries.attempts(),
                 ">= 0 and <= 100");
         retries.backoff().validate(v, "spec.retries.backoff");
+        v.check(timeout.compareTo(Duration.ofMillis(100)) >= 0 && timeout.compareTo(Duration.ofMinutes(10)) <= 0,
+                "spec.timeout", timeout, "between 100ms and 10m");
         if (deadLetterTopic != null) {
             v.check(isValidTopic(deadLetterTopic), "spec.deadLetterTopic", deadLetterTopic,
                     "a Kafka topic name: 1-249 of a-z A-Z 0-9 . _ -");

@@ -184,6 +184,33 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
+    void kafkaResourcesAreValidatedFieldByField() throws IOException {
+        JsonNode subscription = body(failure(admin(HttpRequest.PUT("/api/v1/subscriptions/default/bad", """
+                kind: Subscription
+                metadata: {name: bad, namespace: default}
+                spec: {service: notifications, topics: ["orders", "no spaces"], path: events, maxInFlight: 0, timeout: 50ms}
+                """).contentType(ApiFormat.YAML))));
+        assertThat(subscription.get("message").asText())
+                .contains("spec.topics[1]: 'no spaces' (expected a Kafka topic name")
+                .contains("spec.path: 'events' (expected an absolute path")
+                .contains("spec.maxInFlight: 0 (expected >= 1 and <= 1024)")
+                .contains("spec.timeout: 50ms (expected between 100ms and 10m)");
+        JsonNode topicPolicy = body(failure(admin(HttpRequest.PUT("/api/v1/topicpolicies/default/bad", """
+                kind: TopicPolicy
+                metadata: {name: bad, namespace: default}
+                spec: {topics: ["pay ments*"], publishers: ["billing"]}
+                """).contentType(ApiFormat.YAML))));
+        assertThat(topicPolicy.get("message").asText()).contains("spec.topics[0]: 'pay ments*'")
+                .contains("spec.publishers[0]: 'billing' (expected *, a SPIFFE ID");
+        JsonNode good = exchange(admin(HttpRequest.PUT("/api/v1/topicpolicies/default/payments", """
+                kind: TopicPolicy
+                metadata: {name: payments, namespace: default}
+                spec: {topics: ["payments.*"], publishers: ["spiffe://cluster.local/ns/default/sa/billing"]}
+                """).contentType(ApiFormat.YAML)));
+        assertThat(good.at("/spec/publishers/0").asText()).isEqualTo("spiffe://cluster.local/ns/default/sa/billing");
+    }
+
+    @Test
     void staleResourceVersionGetsConflictAndLeavesTheCurrentOne() throws IOException {
         String policy = "kind: TrafficPolicy\nmetadata: {name: orders, namespace: default%s}\nspec: {service: orders}";
         JsonNode first = exchange(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/orders", policy.formatted(""))

@@ -121,4 +121,25 @@ class SnapshotCompilerTest {
         assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("inventory")).singleElement()
                 .satisfies(c -> assertThat(c.external()).isFalse());
     }
+
+    @Test
+    void topicPoliciesCompileToWhatEachProxyMayPublish() {
+        MeshState state = state("""
+                kind: TopicPolicy
+                metadata: {name: payments-writers, namespace: billing}
+                spec: {topics: ["payments.*"], publishers: ["spiffe://cluster.local/ns/default/sa/web"]}
+                ---
+                kind: TopicPolicy
+                metadata: {name: audit-writers, namespace: default}
+                spec: {topics: [audit], publishers: ["spiffe://cluster.local/ns/default/*"]}
+                """);
+        ProxySnapshot.Publish forWeb = SnapshotCompiler.compile(state, List.of(web, inventoryV1), bundle, web).publish();
+        ProxySnapshot.Publish forInventory = SnapshotCompiler.compile(state, List.of(web, inventoryV1), bundle, inventoryV1).publish();
+
+        assertThat(forWeb.restricted()).containsExactly("audit", "payments.*");
+        assertThat(forWeb.allowed()).containsExactly("audit", "payments.*");
+        assertThat(forInventory.restricted()).containsExactly("audit", "payments.*");
+        assertThat(forInventory.allowed()).as("a subtree wildcard covers inventory; the exact ID does not").containsExactly("audit");
+        assertThat(SnapshotCompiler.compile(state(""), List.of(web), bundle, web).publish().restricted()).isEmpty();
+    }
 }

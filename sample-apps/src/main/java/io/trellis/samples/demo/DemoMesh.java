@@ -20,9 +20,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * {@code ./trellis demo}: a local mesh with embedded defaults. Starts the control plane, the inventory (gRPC)
- * and orders (HTTP) sample apps each with its sidecar, sends a little traffic through the mesh, prints where
- * to look, and stays up until Ctrl-C, then stops every process it started.
+ * {@code ./trellis demo}: a local mesh with embedded defaults. Starts the control plane, a local Kafka broker, the
+ * inventory (gRPC), orders (HTTP, publishes events) and notifications (subscribes to them) sample apps each with
+ * its sidecar, sends a little traffic through the mesh, prints where to look, and stays up until Ctrl-C, then stops
+ * every process it started.
  *
  * <p>Usage: {@code DemoMesh ROOT} where ROOT is the project directory (the launcher passes it).
  */
@@ -33,6 +34,9 @@ public final class DemoMesh {
     private static final int INVENTORY_APP_PORT = 9090;
     private static final int ORDERS_APP_PORT = 8081;
     private static final int INVENTORY_LOCAL_PORT = 9191;
+    private static final int NOTIFICATIONS_APP_PORT = 8082;
+    private static final int KAFKA_PORT = 9092;
+    private static final int KAFKA_CONTROLLER_PORT = 9093;
 
     private final Path root;
     private final Path work;
@@ -64,7 +68,7 @@ public final class DemoMesh {
 
     private void run() throws Exception {
         for (int port : new int[] {API_PORT, GRPC_PORT, INVENTORY_APP_PORT, ORDERS_APP_PORT, INVENTORY_LOCAL_PORT, 15001, 15002, 15020,
-                15101, 15102, 15120}) {
+                15101, 15102, 15120, NOTIFICATIONS_APP_PORT, 15201, 15202, 15220, KAFKA_PORT, KAFKA_CONTROLLER_PORT}) {
             requireFree(port);
         }
         deleteRecursively(work);
@@ -79,6 +83,20 @@ public final class DemoMesh {
         Path bundle = work.resolve("ca-bundle.pem");
         Files.writeString(bundle, get("http://127.0.0.1:" + API_PORT + "/api/v1/ca/bundle"));
 
+        step("Kafka broker (KRaft, one node) on 127.0.0.1:" + KAFKA_PORT + "; orders events go to notifications");
+        launch("kafka", "sample-apps", "io.trellis.samples.broker.LocalKafkaBroker", List.of("-Xmx384m"), List.of("--port",
+                Integer.toString(KAFKA_PORT), "--controller-port", Integer.toString(KAFKA_CONTROLLER_PORT), "--data-dir",
+                work.resolve("kafka").toString()));
+        apply(admin, """
+                kind: MeshConfig
+                metadata: {name: default}
+                spec: {kafka: {bootstrapServers: "127.0.0.1:%d"}}
+                ---
+                kind: Subscription
+                metadata: {name: notifications-orders, namespace: default}
+                spec: {service: notifications, topics: [orders], path: /events, maxInFlight: 16}
+                """.formatted(KAFKA_PORT));
+
         step("inventory app (gRPC) on 127.0.0.1:" + INVENTORY_APP_PORT + ", its sidecar inbound on 127.0.0.2:15006");
         launch("inventory-app", "sample-apps", "io.trellis.samples.inventory.InventoryApp", List.of("-Xmx64m"),
                 List.of(Integer.toString(INVENTORY_APP_PORT)));
@@ -87,12 +105,19 @@ public final class DemoMesh {
 
         step("orders app (HTTP) on 127.0.0.1:" + ORDERS_APP_PORT + ", calling inventory via its sidecar at 127.0.0.1:" + INVENTORY_LOCAL_PORT);
         launch("orders-app", "sample-apps", "io.trellis.samples.orders.OrdersApp", List.of("-Xmx64m"),
-                List.of(Integer.toString(ORDERS_APP_PORT), Integer.toString(INVENTORY_LOCAL_PORT)));
+                List.of(Integer.toString(ORDERS_APP_PORT), Integer.toString(INVENTORY_LOCAL_PORT), "15002"));
         launchSidecar("orders", ORDERS_APP_PORT, "127.0.0.3", 15001, 15020, 15002, token(admin, "orders"), bundle, List.of(
                 "--upstream", "inventory=" + INVENTORY_LOCAL_PORT));
 
+        step("notifications app (Kafka subscriber) on 127.0.0.1:" + NOTIFICATIONS_APP_PORT + ", fed by its sidecar");
+        launch("notifications-app", "sample-apps", "io.trellis.samples.notifications.NotificationsApp", List.of("-Xmx64m"),
+                List.of(Integer.toString(NOTIFICATIONS_APP_PORT)));
+        launchSidecar("notifications", NOTIFICATIONS_APP_PORT, "127.0.0.4", 15201, 15220, 15202, token(admin, "notifications"),
+                bundle, List.of());
+
         awaitHttp("http://127.0.0.1:15120/healthz/ready", Duration.ofSeconds(90));
         awaitHttp("http://127.0.0.1:15020/healthz/ready", Duration.ofSeconds(90));
+        awaitHttp("http://127.0.0.1:15220/healthz/ready", Duration.ofSeconds(90));
         awaitHttp("http://127.0.0.1:" + ORDERS_APP_PORT + "/orders/quote?sku=apple&quantity=1", Duration.ofSeconds(30));
 
         step("traffic: orders -> orders' sidecar -> mTLS -> inventory's sidecar -> inventory");
@@ -107,6 +132,16 @@ public final class DemoMesh {
         }
         System.out.println("  GET /orders/quote?sku=kiwi  ->  " + get("http://127.0.0.1:" + ORDERS_APP_PORT + "/orders/quote?sku=kiwi"));
 
+        step("events: orders -> its sidecar -> Kafka topic orders -> notifications' sidecar -> POST /events");
+        for (String sku : List.of("apple", "pear")) {
+            System.out.println("  POST /orders?sku=" + sku + "&quantity=2  ->  " + placeOrder(sku));
+        }
+        awaitLogLine(work.resolve("logs/notifications-app.log"), "notify: order", Duration.ofSeconds(60));
+        System.out.println("  notifications received (logs/notifications-app.log):");
+        try (Stream<String> lines = Files.lines(work.resolve("logs/notifications-app.log"))) {
+            lines.filter(line -> line.contains("notify: order")).forEach(line -> System.out.println("    " + line));
+        }
+
         System.out.println();
         System.out.println("The mesh is up. Try:");
         System.out.println("  curl 'http://127.0.0.1:" + ORDERS_APP_PORT + "/orders/quote?sku=pear&quantity=2'    the orders app");
@@ -115,6 +150,8 @@ public final class DemoMesh {
         System.out.println("  curl -s http://127.0.0.1:15020/metrics | grep trellis_             orders' sidecar metrics");
         System.out.println("  curl -s http://127.0.0.1:15120/metrics | grep trellis_             inventory's sidecar metrics");
         System.out.println("  curl -i -H 'Host: nosuch' http://127.0.0.1:15001/                  a sidecar's own error (no-route)");
+        System.out.println("  curl -X POST 'http://127.0.0.1:" + ORDERS_APP_PORT + "/orders?sku=fig&quantity=1'       an order: an event to notifications");
+        System.out.println("  curl -s http://127.0.0.1:15220/metrics | grep trellis_kafka_       notifications' delivery metrics");
         System.out.println("  admin token for mutations: " + work.resolve("control-plane/admin-token"));
         System.out.println("  logs: " + work.resolve("logs"));
         System.out.println("Ctrl-C stops everything.");
@@ -129,6 +166,40 @@ public final class DemoMesh {
                 "--state-dir", work.resolve("sidecar-" + service).toString()));
         args.addAll(extra);
         launch("sidecar-" + service, "sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k"), args);
+    }
+
+    private String placeOrder(String sku) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ORDERS_APP_PORT
+                    + "/orders?sku=" + sku + "&quantity=2")).timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.noBody())
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            // The broker may still be electing itself leader of the new topic: that is a clear 502 and worth a retry.
+            if (answer.statusCode() == 201 || System.nanoTime() > deadline) {
+                return answer.body();
+            }
+            Thread.sleep(1_000);
+        }
+    }
+
+    private void apply(String admin, String yaml) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + API_PORT + "/api/v1/apply"))
+                .header("Authorization", "Bearer " + admin).header("Content-Type", "application/yaml")
+                .POST(HttpRequest.BodyPublishers.ofString(yaml)).build(), HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() / 100 != 2) {
+            throw new IllegalStateException("applying the demo's resources failed: " + response.statusCode() + " " + response.body());
+        }
+    }
+
+    private void awaitLogLine(Path log, String text, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(log) && Files.readString(log).contains(text)) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new IllegalStateException("no line '" + text + "' in " + log + " within " + timeout.toSeconds() + " s");
     }
 
     private Path token(String admin, String serviceAccount) throws IOException, InterruptedException {

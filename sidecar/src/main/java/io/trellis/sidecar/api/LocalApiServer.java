@@ -3,7 +3,11 @@ package io.trellis.sidecar.api;
 import io.trellis.sidecar.admin.Readiness;
 import io.trellis.sidecar.identity.IdentityRotator;
 import io.trellis.sidecar.identity.WorkloadIdentity;
+import io.trellis.sidecar.kafka.PublishEndpoint;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -18,11 +22,13 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.japi.function.Function;
 
 /**
- * The sidecar API for the local app, on 127.0.0.1 only: {@code GET /v1/identity} (who this workload is and
- * until when), {@code POST /v1/identity/renew} (rotate the key and certificate now) and {@code POST /shutdown}
- * (for Jobs: drain and exit once the work is done).
+ * The sidecar API for the local app, on 127.0.0.1 only: {@code POST /v1/publish/{topic}} (publish an event to
+ * Kafka, see {@link PublishEndpoint}), {@code GET /v1/identity} (who this workload is and until when),
+ * {@code POST /v1/identity/renew} (rotate the key and certificate now) and {@code POST /shutdown} (for Jobs: drain
+ * and exit once the work is done).
  */
 public final class LocalApiServer {
+    private static final String PUBLISH_PREFIX = "/v1/publish/";
     private final ServerBinding binding;
 
     private LocalApiServer(ServerBinding binding) {
@@ -31,9 +37,19 @@ public final class LocalApiServer {
 
     /** Binds on 127.0.0.1:{@code port}. */
     public static CompletionStage<LocalApiServer> bind(ActorSystem<?> system, WorkloadIdentity identity, Readiness readiness,
-            IdentityRotator.RenewTrigger renewals, int port) {
+            IdentityRotator.RenewTrigger renewals, PublishEndpoint publish, int port) {
         return Http.get(system).newServerAt("127.0.0.1", port)
-                .bindSync((Function<HttpRequest, HttpResponse>) request -> respond(system, request, identity, readiness, renewals))
+                .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> {
+                    String path = request.getUri().path();
+                    if (path.startsWith(PUBLISH_PREFIX)) {
+                        // The topic as the app meant it: percent-decoded, and every segment after the prefix.
+                        List<String> segments = new ArrayList<>();
+                        request.getUri().pathSegments().forEach(segments::add);
+                        return publish.publish(request, String.join("/", segments.subList(Math.min(2, segments.size()), segments.size())));
+                    }
+                    request.discardEntityBytes(system);
+                    return CompletableFuture.completedFuture(respond(system, request, identity, readiness, renewals));
+                })
                 .thenApply(LocalApiServer::new);
     }
 
@@ -71,6 +87,6 @@ public final class LocalApiServer {
                     .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "draining and shutting down\n"));
         }
         return HttpResponse.create().withStatus(StatusCodes.NOT_FOUND)
-                .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "not found; try GET /v1/identity or POST /shutdown\n"));
+                .withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, "not found; try POST /v1/publish/{topic}, GET /v1/identity or POST /shutdown\n"));
     }
 }

@@ -15,13 +15,17 @@ import java.util.Optional;
  * @param clusters every service this sidecar may call
  * @param routes rules per service, first match wins; a service without entry has {@link RouteRule#catchAll()}
  * @param inbound what to enforce on callers
+ * @param subscriptions the Kafka subscriptions this sidecar delivers to its app
+ * @param publish the topics the app may publish to
  */
 public record RoutingTable(long version, MeshSettings mesh, TrustBundle trustBundle, Map<ServiceName, Cluster> clusters,
-        Map<ServiceName, List<RouteRule>> routes, InboundPolicy inbound) {
-    /** Copies the maps. */
+        Map<ServiceName, List<RouteRule>> routes, InboundPolicy inbound, List<Subscription> subscriptions,
+        PublishPolicy publish) {
+    /** Copies the collections. */
     public RoutingTable {
         clusters = Map.copyOf(clusters);
         routes = Map.copyOf(routes);
+        subscriptions = List.copyOf(subscriptions);
     }
 
     /**

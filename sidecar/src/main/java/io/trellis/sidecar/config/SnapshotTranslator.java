@@ -58,7 +58,73 @@ public final class SnapshotTranslator {
                 routes.put(service, rules);
             }
         }
-        return new RoutingTable(snapshot.getVersion(), mesh, bundle, clusters, routes, inbound(snapshot.getInbound()));
+        List<Subscription> subscriptions = new ArrayList<>();
+        Set<String> subscriptionNames = new HashSet<>();
+        for (int i = 0; i < snapshot.getSubscriptionsCount(); i++) {
+            Subscription subscription = subscription("subscriptions[" + i + "]", snapshot.getSubscriptions(i));
+            if (!subscriptionNames.add(subscription.name())) {
+                throw new InvalidSnapshotException("subscriptions[" + i + "].name: " + subscription.name() + " (duplicate)");
+            }
+            subscriptions.add(subscription);
+        }
+        PublishPolicy publish = publish(snapshot.getPublish());
+        return new RoutingTable(snapshot.getVersion(), mesh, bundle, clusters, routes, inbound(snapshot.getInbound()),
+                subscriptions, publish);
+    }
+
+    private static Subscription subscription(String field, io.trellis.mesh.v1.Subscription proto) throws InvalidSnapshotException {
+        if (proto.getName().isBlank()) {
+            throw new InvalidSnapshotException(field + ".name: empty (expected the resource name)");
+        }
+        if (proto.getTopicsCount() == 0) {
+            throw new InvalidSnapshotException(field + ".topics: empty (expected at least one topic)");
+        }
+        for (int i = 0; i < proto.getTopicsCount(); i++) {
+            requireTopic(field + ".topics[" + i + "]", proto.getTopics(i));
+        }
+        for (Map.Entry<String, String> dlq : proto.getDeadLetterTopicsMap().entrySet()) {
+            requireTopic(field + ".dead_letter_topics[" + dlq.getKey() + "]", dlq.getValue());
+        }
+        if (!proto.getPath().startsWith("/")) {
+            throw new InvalidSnapshotException(field + ".path: '" + proto.getPath() + "' (expected an absolute path)");
+        }
+        if (proto.getConsumerGroup().isBlank()) {
+            throw new InvalidSnapshotException(field + ".consumer_group: empty (expected a group id)");
+        }
+        if (proto.getMaxInFlight() < 1 || proto.getMaxInFlight() > 1024) {
+            throw new InvalidSnapshotException(field + ".max_in_flight: " + proto.getMaxInFlight() + " (expected 1-1024)");
+        }
+        Duration base = orDefault(proto.getRetries().getBackoff().getBaseMs(), Duration.ofMillis(100));
+        Duration max = orDefault(proto.getRetries().getBackoff().getMaxMs(), Duration.ofSeconds(10));
+        if (max.compareTo(base) < 0) {
+            throw new InvalidSnapshotException(field + ".retries.backoff.max_ms: " + max.toMillis() + " (expected >= base_ms "
+                    + base.toMillis() + ")");
+        }
+        return new Subscription(proto.getName(), proto.getTopicsList(), proto.getPath(), proto.getConsumerGroup(),
+                proto.getMaxInFlight(), proto.getRetries().getAttempts(), base, max,
+                orDefault(proto.getDeliveryTimeoutMs(), Duration.ofSeconds(30)), proto.getDeadLetterTopicsMap());
+    }
+
+    private static PublishPolicy publish(io.trellis.mesh.v1.PublishPolicy proto) throws InvalidSnapshotException {
+        for (int i = 0; i < proto.getRestrictedTopicsCount(); i++) {
+            requireTopicPattern("publish.restricted_topics[" + i + "]", proto.getRestrictedTopics(i));
+        }
+        for (int i = 0; i < proto.getAllowedTopicsCount(); i++) {
+            requireTopicPattern("publish.allowed_topics[" + i + "]", proto.getAllowedTopics(i));
+        }
+        return new PublishPolicy(proto.getRestrictedTopicsList(), proto.getAllowedTopicsList());
+    }
+
+    private static void requireTopic(String field, String topic) throws InvalidSnapshotException {
+        if (!io.trellis.sidecar.kafka.TopicName.isValid(topic)) {
+            throw new InvalidSnapshotException(field + ": '" + topic + "' (expected " + io.trellis.sidecar.kafka.TopicName.RULE + ")");
+        }
+    }
+
+    private static void requireTopicPattern(String field, String pattern) throws InvalidSnapshotException {
+        if (!pattern.equals("*")) {
+            requireTopic(field, pattern.endsWith("*") ? pattern.substring(0, pattern.length() - 1) : pattern);
+        }
     }
 
     private MeshSettings mesh(io.trellis.mesh.v1.MeshSettings proto) throws InvalidSnapshotException {

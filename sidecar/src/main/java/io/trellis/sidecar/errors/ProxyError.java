@@ -28,7 +28,11 @@ public enum ProxyError {
     /** The request itself is malformed. */
     BAD_REQUEST("bad-request", 400, GrpcStatus.INVALID_ARGUMENT),
     /** This sidecar has no certificate yet (or no config), so it cannot speak mTLS. */
-    IDENTITY_UNAVAILABLE("identity-unavailable", 503, GrpcStatus.UNAVAILABLE);
+    IDENTITY_UNAVAILABLE("identity-unavailable", 503, GrpcStatus.UNAVAILABLE),
+    /** No Kafka broker is configured, or none acknowledged an event in time (it may or may not have been written). */
+    BROKER_UNAVAILABLE("broker-unavailable", 503, GrpcStatus.UNAVAILABLE),
+    /** The request body is larger than the sidecar accepts for this operation. */
+    PAYLOAD_TOO_LARGE("payload-too-large", 413, GrpcStatus.RESOURCE_EXHAUSTED);
 
     private final String code;
     private final int httpStatus;

@@ -14,7 +14,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 /**
  * Graceful shutdown (SIGTERM, {@code POST /shutdown}), as tasks in Pekko's coordinated shutdown: readiness
  * turns false, the inbound port stops accepting, in-flight requests (both directions) get up to the drain
- * timeout, then the remaining listeners close and the actor system ends.
+ * timeout, as do Kafka deliveries (their offsets are committed), then the remaining listeners and the producer close
+ * and the actor system ends.
  */
 public final class Drainer {
     private Drainer() {
@@ -23,10 +24,11 @@ public final class Drainer {
     /**
      * Registers the drain tasks.
      *
+     * @param drainMessaging finishes deliveries of subscriptions in flight and commits, within the drain timeout
      * @param closeRest closes what is left (admin and API listeners, connection pools) after draining
      */
     public static void register(ActorSystem<?> system, Readiness readiness, InboundServer inbound, OutboundServer outbound,
-            Duration drainTimeout, Supplier<CompletionStage<?>> closeRest) {
+            Duration drainTimeout, Supplier<CompletionStage<?>> drainMessaging, Supplier<CompletionStage<?>> closeRest) {
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
         shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "trellis-not-ready", () -> {
             readiness.startDraining();
@@ -36,7 +38,8 @@ public final class Drainer {
                 () -> inbound.stopAccepting().thenApply(v -> Done.getInstance()));
         shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "trellis-drain-requests",
                 () -> CompletableFuture.allOf(inbound.drain(drainTimeout).toCompletableFuture(),
-                        outbound.drain(drainTimeout).toCompletableFuture()).thenApply(v -> Done.getInstance()));
+                        outbound.drain(drainTimeout).toCompletableFuture(), drainMessaging.get().toCompletableFuture())
+                        .thenApply(v -> Done.getInstance()));
         shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "trellis-close-listeners",
                 () -> closeRest.get().thenApply(v -> Done.getInstance()));
     }

@@ -122,6 +122,51 @@ public final class ProxyMetrics {
         setGauge("trellis.circuit.state", "Circuit breaker state: 0 closed, 1 open, 2 half-open", service, state);
     }
 
+    /** Counts an event published to {@code topic} and acknowledged by the brokers. */
+    public void published(String topic) {
+        count("trellis.kafka.published", "Events published through the sidecar and acknowledged, by topic", "topic", topic,
+                null, null);
+    }
+
+    /** Counts a publish call that failed, by {@code trellis-error} code. */
+    public void publishFailed(String topic, String code) {
+        count("trellis.kafka.publish.failures", "Publish calls answered with an error, by topic and trellis-error code",
+                "topic", topic, "code", code);
+    }
+
+    /** Counts an event the app accepted (2xx). */
+    public void delivered(String subscription) {
+        count("trellis.kafka.delivered", "Events delivered to the app (2xx), by subscription", "subscription", subscription,
+                null, null);
+    }
+
+    /** Counts a delivery retried after a 5xx, 408, 429, timeout or broken connection. */
+    public void deliveryRetried(String subscription) {
+        count("trellis.kafka.delivery.retries", "Deliveries retried, by subscription", "subscription", subscription, null, null);
+    }
+
+    /** Counts an event written to its dead-letter topic ({@code rejected} by a 4xx, or retries {@code exhausted}). */
+    public void deadLettered(String subscription, String reason) {
+        count("trellis.kafka.dead.lettered", "Events written to the dead-letter topic, by subscription and reason",
+                "subscription", subscription, "reason", reason);
+    }
+
+    /** The gauge of deliveries in flight for {@code subscription}, to increment and decrement. */
+    public AtomicLong deliveriesInFlight(String subscription) {
+        return gauge("trellis.kafka.in.flight", "Deliveries to the app in flight (including retry waits), by subscription",
+                "subscription", subscription);
+    }
+
+    /** Sets the consumer lag of {@code subscription}: events in its partitions not yet fetched. */
+    public void consumerLag(String subscription, long lag) {
+        try {
+            gauge("trellis.kafka.consumer.lag", "Events in the subscription's partitions not yet fetched (Kafka records-lag)",
+                    "subscription", subscription).set(lag);
+        } catch (RuntimeException e) {
+            // Recording must never break delivery.
+        }
+    }
+
     private void count(String name, String description, String tag, String value, String tag2, String value2) {
         try {
             resilience.computeIfAbsent(name + '|' + value + '|' + value2, k -> {
@@ -135,15 +180,18 @@ public final class ProxyMetrics {
 
     private void setGauge(String name, String description, String service, long value) {
         try {
-            gauges.computeIfAbsent(name + '|' + service, k -> {
-                AtomicLong holder = new AtomicLong();
-                Gauge.builder(name, holder, AtomicLong::get).description(description).tag("service", service)
-                        .register(registry);
-                return holder;
-            }).set(value);
+            gauge(name, description, "service", service).set(value);
         } catch (RuntimeException e) {
             // Recording must never break the data path (these run on state transitions inside requests).
         }
+    }
+
+    private AtomicLong gauge(String name, String description, String tag, String value) {
+        return gauges.computeIfAbsent(name + '|' + value, k -> {
+            AtomicLong holder = new AtomicLong();
+            Gauge.builder(name, holder, AtomicLong::get).description(description).tag(tag, value).register(registry);
+            return holder;
+        });
     }
 
     /** Counts a TLS handshake that failed because the peer's certificate was refused. */

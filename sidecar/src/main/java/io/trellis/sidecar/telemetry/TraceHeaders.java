@@ -42,6 +42,11 @@ public final class TraceHeaders {
         return header(request, REQUEST_ID).orElse(null);
     }
 
+    /** The W3C traceparent (present after {@link #ensure}). */
+    public static String traceparent(HttpRequest request) {
+        return header(request, TRACEPARENT).orElse(null);
+    }
+
     private static Optional<String> header(HttpRequest request, String name) {
         return request.getHeader(name).map(HttpHeader::value);
     }

@@ -119,6 +119,34 @@ class SnapshotTranslatorTest {
     }
 
     @Test
+    void translatesSubscriptionsWithDefaultsAndThePublishPolicy() throws Exception {
+        RoutingTable table = translator.translate(snapshot()
+                .addSubscriptions(io.trellis.mesh.v1.Subscription.newBuilder().setName("web-orders").addTopics("orders")
+                        .setPath("/events").setConsumerGroup("web").setMaxInFlight(8)
+                        .setRetries(io.trellis.mesh.v1.SubscriptionRetries.newBuilder().setAttempts(3))
+                        .putDeadLetterTopics("orders", "orders.failed"))
+                .setPublish(io.trellis.mesh.v1.PublishPolicy.newBuilder().addRestrictedTopics("payments.*"))
+                .build());
+
+        Subscription subscription = table.subscriptions().get(0);
+        assertThat(subscription).isEqualTo(new Subscription("web-orders", List.of("orders"), "/events", "web", 8, 3,
+                Duration.ofMillis(100), Duration.ofSeconds(10), Duration.ofSeconds(30), java.util.Map.of("orders", "orders.failed")));
+        assertThat(subscription.deadLetterTopic("orders")).isEqualTo("orders.failed");
+        assertThat(table.publish().allows("payments.eu")).isFalse();
+        assertThat(table.publish().allows("orders")).isTrue();
+    }
+
+    @Test
+    void rejectsABadSubscriptionNamingTheField() {
+        assertThatThrownBy(() -> translator.translate(snapshot()
+                .addSubscriptions(io.trellis.mesh.v1.Subscription.newBuilder().setName("s").addTopics("orders").addTopics("bad topic")
+                        .setPath("/events").setConsumerGroup("web").setMaxInFlight(1))
+                .build()))
+                .isInstanceOf(InvalidSnapshotException.class)
+                .hasMessageStartingWith("subscriptions[0].topics[1]: 'bad topic'");
+    }
+
+    @Test
     void resolvesShortQualifiedAndKubernetesStyleNames() throws Exception {
         RoutingTable table = translator.translate(snapshot().build());
 

@@ -1,6 +1,5 @@
 package io.trellis.e2e;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -76,20 +75,5 @@ final class KafkaBrokerProcess {
         properties.put("bootstrap.servers", bootstrap());
         properties.putAll(extra);
         return properties;
-    }
-
-    /** Stops the process (SIGTERM, then SIGKILL). */
-    void stop() throws IOException {
-        if (process != null && process.isAlive()) {
-            process.destroy();
-            try {
-                if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                process.destroyForcibly();
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 }

@@ -116,8 +116,8 @@ public final class SnapshotTranslator {
     }
 
     private static void requireTopic(String field, String topic) throws InvalidSnapshotException {
-        if (!io.trellis.sidecar.kafka.TopicName.isValid(topic)) {
-            throw new InvalidSnapshotException(field + ": '" + topic + "' (expected " + io.trellis.sidecar.kafka.TopicName.RULE + ")");
+        if (!TopicName.isValid(topic)) {
+            throw new InvalidSnapshotException(field + ": '" + topic + "' (expected " + TopicName.RULE + ")");
         }
     }
 

@@ -2,6 +2,7 @@ package io.trellis.sidecar.kafka;
 
 import io.trellis.certs.SpiffeId;
 import io.trellis.sidecar.config.PublishPolicy;
+import io.trellis.sidecar.config.TopicName;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;

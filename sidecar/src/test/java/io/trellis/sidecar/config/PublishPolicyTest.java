@@ -1,8 +1,7 @@
-package io.trellis.sidecar.kafka;
+package io.trellis.sidecar.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.trellis.sidecar.config.PublishPolicy;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.trellis.sidecar.kafka;
+package io.trellis.sidecar.config;
 
 import java.util.regex.Pattern;
 

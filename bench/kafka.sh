@@ -8,6 +8,7 @@
 #            client: KafkaConsumer + HttpClient)
 # Also the sidecar's CPU per event (from /proc). Writes bench/results/kafka.md. Not run by CI.
 #   bench/kafka.sh [EVENTS=20000] [CONCURRENCY=16] [SIZE=1024]
+#   SIDECAR_JAVA_OPTS=... / PUBLISHER_JAVA_OPTS=... (the publisher only, e.g. to profile it with JFR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,13 +34,14 @@ spec: {kafka: {bootstrapServers: "127.0.0.1:18092"}}
 YAML
 java -Xmx256m -cp "$cp" "$root/bench/KafkaBench.java" app 18500 & pids+=($!)
 wait_http http://127.0.0.1:18500/count
-start_sidecar publisher 18999 127.0.0.31 18301 18306 18320 18302
+sidecar_opts=${PUBLISHER_JAVA_OPTS:-$sidecar_opts} start_sidecar publisher 18999 127.0.0.31 18301 18306 18320 18302
 start_sidecar subscriber 18500 127.0.0.32 18401 18406 18420 18402
 
-publish_run() {  # topic -> the sidecar's figures, and CPU ticks spent by the publisher sidecar
-  local c0; c0=$(cpu_ticks "$publisher_pid")
+threads_started() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^jvm_threads_started_threads_total/ {printf "%d", $2}'; }
+publish_run() {  # topic -> the sidecar's figures, and CPU ticks and threads started by the publisher sidecar
+  local c0 t0; c0=$(cpu_ticks "$publisher_pid"); t0=$(threads_started 18320)
   publish_out=$(bench publish-sidecar 18302 "$1" "$events" "$concurrency" "$size")
-  publish_ticks=$(( $(cpu_ticks "$publisher_pid") - c0 ))
+  publish_ticks=$(( $(cpu_ticks "$publisher_pid") - c0 )); publish_threads=$(( $(threads_started 18320) - t0 ))
 }
 # Warm-up of both paths (JIT, topic creation, connections), then the measured runs.
 bench publish-sidecar 18302 warm "$events" "$concurrency" "$size" >/dev/null
@@ -74,9 +76,10 @@ sleep 2   # let the warm-up subscription's last commits land before counting aga
 curl -sf -o /dev/null http://127.0.0.1:18500/reset
 client_deliver=$(bench deliver-client 127.0.0.1:18092 backlog-client "$events" 18500 >/dev/null; bench await 18500 "$events")
 curl -sf -o /dev/null http://127.0.0.1:18500/reset
-c0=$(cpu_ticks "$subscriber_pid")
+c0=$(cpu_ticks "$subscriber_pid"); t0=$(threads_started 18420)
 subscribe measured backlog-sidecar
 sidecar_deliver=$(bench await 18500 "$events")
+deliver_threads=$(( $(threads_started 18420) - t0 ))
 deliver_cpu_us=$(awk -v t=$(( $(cpu_ticks "$subscriber_pid") - c0 )) -v hz="$hz" -v n="$events" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
 rss_publisher=$(rss_mib "$publisher_pid"); rss_subscriber=$(rss_mib "$subscriber_pid")
 
@@ -94,5 +97,6 @@ out="$root/bench/results"; mkdir -p "$out"
   echo "| deliver a backlog to an HTTP app, 4 partitions in parallel | $(field "$client_deliver" events_per_s) | $(field "$sidecar_deliver" events_per_s) |" \
        "$(ratio "$(field "$sidecar_deliver" events_per_s)" "$(field "$client_deliver" events_per_s)") | $deliver_cpu_us µs | - |"
   echo
-  echo "Sidecar RSS after the runs: publisher $rss_publisher MiB, subscriber $rss_subscriber MiB (heap -Xmx64m)."
+  echo "Sidecar RSS after the runs: publisher $rss_publisher MiB, subscriber $rss_subscriber MiB (heap -Xmx64m)." \
+       "Threads started during the measured runs: publisher $publish_threads, subscriber $deliver_threads."
 } | tee "$out/kafka.md"

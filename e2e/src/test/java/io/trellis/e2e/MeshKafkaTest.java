@@ -115,6 +115,17 @@ class MeshKafkaTest {
         MeshHarness.await(Duration.ofSeconds(30), "the text and binary events", () -> sink.count() >= 3);
         assertThat(MeshHarness.JSON.readTree(sink.deliveries().get(1).body()).get("data").asText()).isEqualTo("hello");
         assertThat(MeshHarness.JSON.readTree(sink.deliveries().get(2).body()).get("data_base64").asText()).isEqualTo("AQI=");
+        // Neither side may start a thread per event (Pekko's futures do that unless completed directly).
+        double publisherThreads = orders.metric("jvm_threads_started_threads_total");
+        double subscriberThreads = notifications.metric("jvm_threads_started_threads_total");
+        for (int i = 0; i < 200; i++) {
+            assertThat(publish(orders, "roundtrip", "application/json", "{\"n\":" + i + "}").statusCode()).isEqualTo(204);
+        }
+        MeshHarness.await(Duration.ofSeconds(30), "200 more events at the subscriber", () -> sink.count() >= 203);
+        assertThat(orders.metric("jvm_threads_started_threads_total") - publisherThreads).as("threads started by the publisher")
+                .isLessThan(20);
+        assertThat(notifications.metric("jvm_threads_started_threads_total") - subscriberThreads)
+                .as("threads started by the subscriber").isLessThan(20);
         notifications.stop();
         sink.close();
     }

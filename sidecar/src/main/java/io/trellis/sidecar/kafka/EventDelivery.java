@@ -6,6 +6,7 @@ import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import io.trellis.sidecar.transport.Http1ConnectionPool;
+import io.trellis.sidecar.transport.PekkoFutures;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -112,8 +113,9 @@ final class EventDelivery {
                         "the app did not answer within " + subscription.deliveryTimeout().toMillis() + " ms") : error);
                 return;
             }
-            // The body is not needed: drain it so the connection can carry the next event.
-            response.discardEntityBytes(materializer).completionStage()
+            // The body is not needed: drain it so the connection can carry the next event. (Pekko's own futures
+            // would run the callback on a new thread each time: PekkoFutures.direct.)
+            PekkoFutures.direct(response.discardEntityBytes(materializer).completionStage())
                     .whenComplete((x, e) -> answered.complete(response));
         });
         return answered;

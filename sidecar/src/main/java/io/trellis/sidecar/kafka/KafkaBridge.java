@@ -81,8 +81,8 @@ public final class KafkaBridge {
      * still in flight then is not committed, so it is delivered again after a restart.
      */
     public CompletionStage<Done> drain(Duration timeout) {
-        return AskPattern.<SubscriptionSupervisor.Command, Done>ask(supervisor, SubscriptionSupervisor.Drain::new, timeout,
-                system.scheduler()).exceptionally(timedOut -> Done.getInstance());
+        return PekkoFutures.direct(AskPattern.<SubscriptionSupervisor.Command, Done>ask(supervisor, SubscriptionSupervisor.Drain::new,
+                timeout, system.scheduler())).exceptionally(timedOut -> Done.getInstance());
     }
 
     /** Closes the producer (after flushing) and the app connections; call after {@link #drain}. */

@@ -19,6 +19,7 @@ import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -103,6 +104,10 @@ public final class PublishEndpoint {
      * the caller gets a clean 413 rather than a reset stream.
      */
     private CompletionStage<byte[]> readBody(HttpRequest request) {
+        if (request.entity() instanceof HttpEntity.Strict strict) {
+            // Small bodies usually arrive whole with the headers: no stream to run.
+            return CompletableFuture.supplyAsync(() -> new BoundedBody().add(strict.getData()).bytes(), Runnable::run);
+        }
         return PekkoFutures.direct(request.entity().getDataBytes().completionTimeout(BODY_TIMEOUT)
                         .runFold(new BoundedBody(), BoundedBody::add, materializer))
                 .thenApply(BoundedBody::bytes);

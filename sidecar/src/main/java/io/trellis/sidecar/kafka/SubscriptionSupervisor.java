@@ -2,6 +2,7 @@ package io.trellis.sidecar.kafka;
 
 import io.trellis.sidecar.config.Subscription;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -206,7 +207,7 @@ public final class SubscriptionSupervisor extends AbstractBehavior<SubscriptionS
     private Behavior<Command> onSampleLag() {
         for (Running current : running.values()) {
             String name = current.subscription.name();
-            current.control.getMetrics().thenAccept(all -> metrics.consumerLag(name, lag(all)));
+            PekkoFutures.direct(current.control.getMetrics()).thenAccept(all -> metrics.consumerLag(name, lag(all)));
         }
         return this;
     }

@@ -126,6 +126,28 @@ class MeshKafkaTest {
                 .isLessThan(20);
         assertThat(notifications.metric("jvm_threads_started_threads_total") - subscriberThreads)
                 .as("threads started by the subscriber").isLessThan(20);
+
+        // Changed live: the consumer restarts and delivers to the new path (published once the sidecar has the
+        // change: before it, the old consumer would rightly deliver to the old path).
+        double version = notifications.metric("trellis_config_version");
+        mesh.apply(subscription("notifications", "roundtrip", "path: /v2/events"));
+        MeshHarness.await(Duration.ofSeconds(20), "the changed subscription at notifications",
+                () -> metric(notifications, "trellis_config_version") > version);
+        assertThat(publish(orders, "roundtrip", "text/plain", "to-v2").statusCode()).isEqualTo(204);
+        MeshHarness.await(Duration.ofSeconds(30), "an event on the new path",
+                () -> sink.deliveries().stream().anyMatch(d -> d.path().equals("/v2/events") && d.body().contains("to-v2")));
+        // Removed live: the consumer drains and leaves its group.
+        mesh.delete("subscriptions", "notifications-roundtrip");
+        MeshHarness.await(Duration.ofSeconds(30), "the consumer to leave its group", () -> groupMembers("notifications").isEmpty());
+        assertThat(publish(orders, "roundtrip", "text/plain", "while-unsubscribed").statusCode()).isEqualTo(204);
+        int delivered = sink.count();
+        // Subscribed again: it resumes from the offsets committed on drain, so only the new event comes (a
+        // redelivered older one would arrive first: the topic has one partition).
+        mesh.apply(subscription("notifications", "roundtrip", "path: /events"));
+        MeshHarness.await(Duration.ofSeconds(30), "the event published while unsubscribed",
+                () -> sink.deliveries().stream().anyMatch(d -> d.body().contains("while-unsubscribed")));
+        assertThat(sink.deliveries().subList(delivered, sink.count())).extracting(EventSink.Delivery::body)
+                .singleElement().asString().contains("while-unsubscribed");
         notifications.stop();
         sink.close();
     }
@@ -203,8 +225,8 @@ class MeshKafkaTest {
         broker.createTopic("backlog", partitions);
         // 10,000 events of 8 KiB: 80 MB, more than the sidecar's whole 64 MiB heap.
         produce("backlog", events, 8 * 1024);
-        // A slow app: every answer waits 5 ms, so the 10,000 take a while and the backlog waits in Kafka.
-        EventSink sink = EventSink.start(system).delay(Duration.ofMillis(5));
+        // A slow app: every answer waits 3 ms, so the 10,000 take a while and the backlog waits in Kafka.
+        EventSink sink = EventSink.start(system).delay(Duration.ofMillis(3));
         SidecarProcess audit = subscriber("audit", sink.port(), "backlog", "maxInFlight: 3");
         String group = "audit";
         Set<String> members = new HashSet<>();
@@ -269,7 +291,9 @@ class MeshKafkaTest {
         List<String> appArgs = List.of(Integer.toString(appPort), "--record", record.toString(), "--delay-ms", "2");
         Process app = mesh.launchSampleApp("io.trellis.samples.notifications.NotificationsApp", List.of("-Xmx64m"), appArgs,
                 mesh.work().resolve("notifications-app.log"));
-        SidecarProcess receipts = subscriber("receipts", appPort, "receipts", "maxInFlight: 4");
+        // Short waits for the app to come back (the default backoff goes up to 10 s).
+        SidecarProcess receipts = subscriber("receipts", appPort, "receipts", "maxInFlight: 4",
+                "retries: {attempts: 5, backoff: {base: 50ms, max: 1s}}");
         MeshHarness.await(Duration.ofSeconds(90), "a third of the events at the app", () -> lines(record).size() > events / 3);
         app.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
         int beforeRestart = lines(record).size();
@@ -346,17 +370,25 @@ class MeshKafkaTest {
         assertThat(slowestFailureMs.get()).isLessThan(20_000);
     }
 
+    /** Starts a sidecar for {@code service} and subscribes it to {@code topic}, delivering to /events. */
     private SidecarProcess subscriber(String service, int appPort, String topic, String... specLines) throws Exception {
         SidecarProcess sidecar = mesh.startSidecar(service, appPort, "--kafka-bootstrap", broker.bootstrap());
         double version = sidecar.metric("trellis_config_version");
-        StringBuilder spec = new StringBuilder("  service: " + service + "\n  topics: [" + topic + "]\n  path: /events\n");
-        for (String line : specLines) {
-            spec.append("  ").append(line).append('\n');
-        }
-        mesh.apply("kind: Subscription\nmetadata: {name: " + service + "-" + topic + ", namespace: default}\nspec:\n" + spec);
+        List<String> lines = new ArrayList<>(List.of("path: /events"));
+        lines.addAll(List.of(specLines));
+        mesh.apply(subscription(service, topic, lines.toArray(String[]::new)));
         MeshHarness.await(Duration.ofSeconds(20), "the subscription at " + service,
                 () -> metric(sidecar, "trellis_config_version") > version);
         return sidecar;
+    }
+
+    /** The Subscription resource {@code <service>-<topic>} with {@code specLines} (which must include the path). */
+    private static String subscription(String service, String topic, String... specLines) {
+        StringBuilder spec = new StringBuilder("  service: " + service + "\n  topics: [" + topic + "]\n");
+        for (String line : specLines) {
+            spec.append("  ").append(line).append('\n');
+        }
+        return "kind: Subscription\nmetadata: {name: " + service + "-" + topic + ", namespace: default}\nspec:\n" + spec;
     }
 
     private HttpResponse<String> publish(SidecarProcess sidecar, String topicAndQuery, String contentType, String body,

@@ -23,7 +23,7 @@ import org.apache.pekko.japi.function.Function;
  */
 public final class EventSink implements AutoCloseable {
     /** One delivery as the app saw it; header names are lower case. */
-    public record Delivery(String body, Map<String, String> headers) {
+    public record Delivery(String path, String body, Map<String, String> headers) {
         /** A header ({@code trellis-topic}...), or null. */
         public String header(String name) {
             return headers.get(name);
@@ -101,7 +101,7 @@ public final class EventSink implements AutoCloseable {
                 headers.put(header.lowercaseName(), header.value());
             }
             headers.put("content-type", body.getContentType().toString());
-            Delivery delivery = new Delivery(body.getData().utf8String(), Map.copyOf(headers));
+            Delivery delivery = new Delivery(request.getUri().path(), body.getData().utf8String(), Map.copyOf(headers));
             HttpResponse response = HttpResponse.create().withStatus(rule.applyAsInt(delivery));
             deliveries.add(delivery);
             // The JDK's delayed executor keeps millisecond delays (Pekko's scheduler ticks every 10 ms).

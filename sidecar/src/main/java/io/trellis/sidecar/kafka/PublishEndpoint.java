@@ -77,11 +77,14 @@ public final class PublishEndpoint {
                             .addHeader(RawHeader.create("trellis-event-id", eventId))
                             .addHeader(RawHeader.create(TraceHeaders.REQUEST_ID, requestId)));
         } catch (ProxyException e) {
+            // Refused before reading: the body is still read (and dropped) so the caller gets the answer, not a reset.
+            request.discardEntityBytes(materializer);
             answer = CompletableFuture.failedFuture(e);
         }
         return answer.exceptionally(error -> {
             ProxyException failure = asFailure(error);
-            metrics.publishFailed(topic, failure.error().code());
+            // An invalid name is not a metric label: any string would make a new series.
+            metrics.publishFailed(TopicName.isValid(topic) ? topic : "(invalid)", failure.error().code());
             return ErrorResponses.respond(request, failure, topic, requestId);
         });
     }

@@ -78,10 +78,14 @@ public final class Http1Connection {
         killSwitch.abort(new java.io.IOException("aborted by the sidecar: nobody waits for the answer"));
     }
 
-    /** Closes the connection once idle. */
+    /** Closes the connection once idle; nothing to do when it already ended. */
     public void close() {
         closed = true;
-        requests.complete();
+        try {
+            requests.complete();
+        } catch (IllegalStateException alreadyEnded) {
+            // The peer closed it first (the queue ends with the stream): already closed.
+        }
     }
 
     private void deliver(HttpResponse response) {

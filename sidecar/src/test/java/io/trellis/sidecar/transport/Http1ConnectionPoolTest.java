@@ -96,6 +96,20 @@ class Http1ConnectionPoolTest {
         assertThat(CLIENT_PORTS.stream().distinct().count()).isEqualTo(2);
     }
 
+    @Test
+    void closingAnEndedConnectionOrClosingTwiceIsQuiet() throws Exception {
+        Http1Connection connection = Http1Connection.open("test app",
+                Http.get(KIT.system()).connectionTo("127.0.0.1").toPort(SERVER.localAddress().getPort()).http(), MATERIALIZER);
+        assertThat(body(connection.send(HttpRequest.create("/close")).get(5, TimeUnit.SECONDS))).isEqualTo("bye");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (connection.isOpen() && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(connection.isOpen()).isFalse();
+        org.assertj.core.api.Assertions.assertThatCode(connection::close).doesNotThrowAnyException();
+        org.assertj.core.api.Assertions.assertThatCode(connection::close).as("twice").doesNotThrowAnyException();
+    }
+
     private HttpResponse send(String path) throws Exception {
         return pool.send(HttpRequest.create(path), new CompletableFuture<>()).toCompletableFuture().get(5, TimeUnit.SECONDS);
     }

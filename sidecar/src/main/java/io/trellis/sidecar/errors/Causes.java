@@ -9,6 +9,16 @@ public final class Causes {
     private Causes() {
     }
 
+    /** {@code error} without the CompletionException/ExecutionException wrappers futures put around it. */
+    public static Throwable unwrap(Throwable error) {
+        Throwable cause = error;
+        while ((cause instanceof java.util.concurrent.CompletionException || cause instanceof java.util.concurrent.ExecutionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
+    }
+
     /** The innermost cause's message (its class name when it has none), for logs and error bodies. */
     public static String rootMessage(Throwable error) {
         Throwable cause = error;

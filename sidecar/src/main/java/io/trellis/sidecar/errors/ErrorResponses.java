@@ -2,8 +2,6 @@ package io.trellis.sidecar.errors;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
@@ -26,10 +24,7 @@ public final class ErrorResponses {
 
     /** Unwraps {@code failure} to the {@link ProxyException} behind it, if there is one. */
     public static ProxyException asProxyException(Throwable failure) {
-        Throwable cause = failure;
-        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
+        Throwable cause = Causes.unwrap(failure);
         if (cause instanceof ProxyException proxy) {
             return proxy;
         }

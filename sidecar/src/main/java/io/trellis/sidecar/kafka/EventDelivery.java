@@ -2,8 +2,10 @@ package io.trellis.sidecar.kafka;
 
 import io.trellis.sidecar.config.Backoff;
 import io.trellis.sidecar.config.Subscription;
+import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import io.trellis.sidecar.transport.Http1ConnectionPool;
 import io.trellis.sidecar.transport.PekkoFutures;
@@ -17,7 +19,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -47,6 +48,7 @@ final class EventDelivery {
     private final ProxyMetrics metrics;
     private final Backoff backoff;
     private final AtomicLong inFlight;
+    private final RequestTimeout timeout;
 
     EventDelivery(ActorSystem<?> system, Http1ConnectionPool app, int appPort, Subscription subscription, DeadLetters deadLetters,
             ProxyMetrics metrics, Backoff backoff) {
@@ -59,6 +61,7 @@ final class EventDelivery {
         this.metrics = metrics;
         this.backoff = backoff;
         this.inFlight = metrics.deliveriesInFlight(subscription.name());
+        this.timeout = new RequestTimeout(system.scheduler(), materializer);
     }
 
     /** Delivers {@code record}; completes once it is delivered or dead-lettered, never with a failure. */
@@ -80,7 +83,7 @@ final class EventDelivery {
                 done.complete(Done.getInstance());
                 return;
             }
-            if (unwrap(error) instanceof ProxyException proxy && proxy.error() == ProxyError.UPSTREAM_CONNECT_FAILURE) {
+            if (Causes.unwrap(error) instanceof ProxyException proxy && proxy.error() == ProxyError.UPSTREAM_CONNECT_FAILURE) {
                 // The app is not listening (starting, restarting): wait for it without spending an attempt.
                 later(waits, () -> attempt(record, attempt, waits + 1, done));
                 return;
@@ -103,14 +106,12 @@ final class EventDelivery {
                 .addHeaders(headers(record, attempt))
                 .withEntity(HttpEntities.create(contentType(record), record.value() == null ? new byte[0] : record.value()));
         CompletableFuture<Void> abandoned = new CompletableFuture<>();
-        Cancellable timer = system.scheduler().scheduleOnce(subscription.deliveryTimeout(), () -> abandoned.complete(null),
-                system.executionContext());
         CompletableFuture<HttpResponse> answered = new CompletableFuture<>();
-        app.send(request, abandoned).whenComplete((response, error) -> {
-            timer.cancel();
+        timeout.within(subscription.deliveryTimeout(), "the app", () -> app.send(request, abandoned)).whenComplete((response, error) -> {
             if (error != null) {
-                answered.completeExceptionally(abandoned.isDone() ? new ProxyException(ProxyError.UPSTREAM_TIMEOUT,
-                        "the app did not answer within " + subscription.deliveryTimeout().toMillis() + " ms") : error);
+                // On a timeout the connection is closed, so the app sees its caller leave.
+                abandoned.complete(null);
+                answered.completeExceptionally(error);
                 return;
             }
             // The body is not needed: drain it so the connection can carry the next event. (Pekko's own futures
@@ -177,12 +178,8 @@ final class EventDelivery {
         return hex.toString();
     }
 
-    private static Throwable unwrap(Throwable error) {
-        return error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
-    }
-
     private static String describe(Throwable error) {
-        Throwable cause = unwrap(error);
+        Throwable cause = Causes.unwrap(error);
         return cause instanceof ProxyException proxy ? proxy.error().code() + ": " + proxy.getMessage()
                 : cause.getClass().getSimpleName() + ": " + cause.getMessage();
     }

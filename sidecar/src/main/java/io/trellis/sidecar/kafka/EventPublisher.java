@@ -1,5 +1,6 @@
 package io.trellis.sidecar.kafka;
 
+import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.transport.PekkoFutures;
@@ -35,7 +36,8 @@ public final class EventPublisher {
 
     private final ActorSystem<?> system;
     private final Supplier<String> bootstrap;
-    private Connected connected;
+    /** Written under the lock; read without it on every send while the broker list is unchanged. */
+    private volatile Connected connected;
 
     private record Connected(String bootstrap, SendProducer<byte[], byte[]> producer) {
     }
@@ -76,7 +78,12 @@ public final class EventPublisher {
         return current == null ? CompletableFuture.completedFuture(Done.getInstance()) : current.producer().close();
     }
 
-    private synchronized SendProducer<byte[], byte[]> producer() {
+    private SendProducer<byte[], byte[]> producer() {
+        Connected current = connected;
+        return current != null && current.bootstrap().equals(bootstrap.get()) ? current.producer() : reconnect();
+    }
+
+    private synchronized SendProducer<byte[], byte[]> reconnect() {
         String brokers = bootstrap.get();
         if (brokers.isEmpty()) {
             throw new ProxyException(ProxyError.BROKER_UNAVAILABLE, "no Kafka brokers are configured (MeshConfig"
@@ -110,7 +117,7 @@ public final class EventPublisher {
     }
 
     private static ProxyException failure(String topic, Throwable error) {
-        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+        Throwable cause = Causes.unwrap(error);
         if (cause instanceof ProxyException proxy) {
             return proxy;
         }

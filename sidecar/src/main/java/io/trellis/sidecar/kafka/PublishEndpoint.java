@@ -3,6 +3,7 @@ package io.trellis.sidecar.kafka;
 import io.trellis.certs.SpiffeId;
 import io.trellis.sidecar.config.PublishPolicy;
 import io.trellis.sidecar.config.TopicName;
+import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
@@ -159,7 +160,7 @@ public final class PublishEndpoint {
     }
 
     private static ProxyException asFailure(Throwable error) {
-        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+        Throwable cause = Causes.unwrap(error);
         if (cause instanceof java.util.concurrent.TimeoutException) {
             return new ProxyException(ProxyError.BAD_REQUEST, "body: not received within " + BODY_TIMEOUT.toSeconds() + " s");
         }

@@ -127,14 +127,22 @@ class MeshKafkaTest {
         assertThat(notifications.metric("jvm_threads_started_threads_total") - subscriberThreads)
                 .as("threads started by the subscriber").isLessThan(20);
 
-        // Changed live: the consumer restarts and delivers to the new path (published once the sidecar has the
-        // change: before it, the old consumer would rightly deliver to the old path).
+        // Changed live: the old consumer drains, a new one joins the group and delivers to the new path. Events
+        // published around the switch may still go to the old path (the old consumer rightly finishes what it has),
+        // so publish until one arrives on the new path, bounded in count and time.
         double version = notifications.metric("trellis_config_version");
         mesh.apply(subscription("notifications", "roundtrip", "path: /v2/events"));
         MeshHarness.await(Duration.ofSeconds(20), "the changed subscription at notifications",
                 () -> metric(notifications, "trellis_config_version") > version);
-        assertThat(publish(orders, "roundtrip", "text/plain", "to-v2").statusCode()).isEqualTo(204);
-        MeshHarness.await(Duration.ofSeconds(30), "an event on the new path",
+        java.util.function.BooleanSupplier onNewPath = () -> sink.deliveries().stream().anyMatch(d -> d.path().equals("/v2/events"));
+        for (int i = 0; i < 120 && !onNewPath.getAsBoolean(); i++) {
+            assertThat(publish(orders, "roundtrip", "text/plain", "to-v2-" + i).statusCode()).isEqualTo(204);
+            long next = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (System.nanoTime() < next && !onNewPath.getAsBoolean()) {
+                Thread.sleep(20); // polling the condition
+            }
+        }
+        MeshHarness.await(Duration.ofSeconds(10), "an event on the new path\n" + notifications.logTail(),
                 () -> sink.deliveries().stream().anyMatch(d -> d.path().equals("/v2/events") && d.body().contains("to-v2")));
         // Removed live: the consumer drains and leaves its group.
         mesh.delete("subscriptions", "notifications-roundtrip");

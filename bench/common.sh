@@ -41,3 +41,63 @@ start_sidecar() {  # name app-port address outbound inbound admin api [extra...]
   wait_http "http://127.0.0.1:$admin/healthz/ready"
   eval "${name}_ready_ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
 }
+
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null && [ -x /usr/sbin/$tool ]; then PATH=$PATH:/usr/sbin; fi
+done
+have_nginx=1; command -v nginx >/dev/null || have_nginx=0
+
+start_backend() {  # on 127.0.0.1:18000: "ok" at /, and the files of $work/www under /files/
+  mkdir -p "$work/nginx" "$work/www"; echo ok > "$work/www/index.html"
+  chmod 711 "$work"; chmod 755 "$work/www"   # nginx's workers (www-data) serve the files; keys stay in 0700 dirs
+  if [ $have_nginx = 1 ]; then
+    cat > "$work/nginx/backend.conf" <<CONF
+worker_processes 1; pid $work/nginx/backend.pid; error_log $work/nginx/backend.err;
+events { worker_connections 1024; }
+http { access_log off; client_max_body_size 0; server { listen 127.0.0.1:18000; keepalive_requests 1000000;
+       location / { return 200 "ok\n"; } location /files/ { alias $work/www/; } } }
+CONF
+    nginx -c "$work/nginx/backend.conf" -p "$work/nginx"; sleep 0.5; pids+=("$(cat "$work/nginx/backend.pid")")
+  else
+    echo "bench: nginx not installed: backend is python's http.server (much slower; ratios still side by side)" >&2
+    mkdir -p "$work/www/files"; cp "$work/www/index.html" "$work/www/files/"
+    python3 -m http.server 18000 --bind 127.0.0.1 -d "$work/www" >/dev/null 2>&1 & pids+=($!)
+  fi
+  wait_http http://127.0.0.1:18000/
+}
+
+start_nginx_pair() {  # load -> 18401 -> mTLS HTTP/1.1 (ECDSA P-256, TLS 1.3, keep-alive) -> 18402 -> backend; sets pair_master
+  ( cd "$work/nginx"
+    openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+    openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 1 -out ca.pem 2>/dev/null
+    for who in server client; do
+      openssl ecparam -name prime256v1 -genkey -noout -out $who.key 2>/dev/null
+      openssl req -new -key $who.key -subj /CN=$who -out $who.csr 2>/dev/null
+      printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$who" > $who.ext
+      openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile $who.ext -out $who.pem 2>/dev/null
+    done
+    chmod 600 ./*.key )
+  cat > "$work/nginx/pair.conf" <<CONF
+worker_processes 1; pid $work/nginx/pair.pid; error_log $work/nginx/pair.err;
+events { worker_connections 4096; }
+http {
+  access_log off; client_max_body_size 0; proxy_request_buffering off;
+  upstream mtls_peer { server 127.0.0.1:18402; keepalive 64; }
+  upstream backend { server 127.0.0.1:18000; keepalive 64; }
+  server { listen 127.0.0.1:18401; keepalive_requests 1000000;
+    location / { proxy_pass https://mtls_peer; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_certificate $work/nginx/client.pem; proxy_ssl_certificate_key $work/nginx/client.key;
+      proxy_ssl_trusted_certificate $work/nginx/ca.pem; proxy_ssl_verify on; proxy_ssl_name server;
+      proxy_ssl_session_reuse on; proxy_ssl_protocols TLSv1.3; } }
+  server { listen 127.0.0.1:18402 ssl; keepalive_requests 1000000;
+    ssl_certificate $work/nginx/server.pem; ssl_certificate_key $work/nginx/server.key; ssl_protocols TLSv1.3;
+    ssl_client_certificate $work/nginx/ca.pem; ssl_verify_client on;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+CONF
+  nginx -c "$work/nginx/pair.conf" -p "$work/nginx"; sleep 0.5
+  pair_master=$(cat "$work/nginx/pair.pid"); pids+=("$pair_master")
+  wait_http http://127.0.0.1:18401/
+}
+nginx_pair_ticks() { local sum=0; for p in $(pgrep -P "$pair_master") "$pair_master"; do sum=$((sum + $(cpu_ticks "$p"))); done; echo $sum; }
+nginx_pair_rss() { local sum=0; for p in $(pgrep -P "$pair_master") "$pair_master"; do sum=$((sum + $(rss_mib "$p"))); done; echo $sum; }

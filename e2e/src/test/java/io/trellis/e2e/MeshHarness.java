@@ -159,6 +159,22 @@ final class MeshHarness implements AutoCloseable {
         return launch("sample-apps", mainClass, jvmOptions, args, log);
     }
 
+    /**
+     * Starts a third-party peer ({@code command}, e.g. node or Debian's python3) whose output goes to
+     * {@code <name>.log}; it is stopped by PID in {@link #close} like every other process of the harness.
+     */
+    Process launchPeer(String name, List<String> command) throws IOException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(work.resolve(name + ".log").toFile())).start();
+        processes.add(process);
+        return process;
+    }
+
+    /** The directory of the third-party peers ({@code e2e/peers}, installed by {@code e2e/peers/install.sh}). */
+    static Path peers() {
+        return ROOT.resolve("e2e/peers");
+    }
+
     /** The harness's scratch directory. */
     Path work() {
         return work;

@@ -6,13 +6,17 @@ import io.trellis.sidecar.transport.HopByHopHeaders;
 import io.trellis.sidecar.transport.Http1Connection;
 import io.trellis.sidecar.transport.Http1ConnectionPool;
 import io.trellis.sidecar.transport.Http2Connection;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpProtocols;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.Uri;
+import org.apache.pekko.http.javadsl.model.headers.Host;
 import org.apache.pekko.stream.Materializer;
 
 /**
@@ -43,10 +47,48 @@ final class AppForwarder implements Stage.Next<InboundCall> {
     public CompletionStage<HttpResponse> handle(InboundCall call) {
         HttpRequest request = HopByHopHeaders.strip(call.request());
         if (h2cForAll || ErrorResponses.isGrpc(request)) {
-            return h2cConnection().send(request.withUri(request.getUri().toRelative())).thenApply(response -> HopByHopHeaders.strip(response));
+            return h2cConnection().send(forH2c(request, appPort)).thenApply(AppForwarder::fromApp);
         }
         return http1.send(request.withUri(request.getUri().toRelative()).withProtocol(HttpProtocols.HTTP_1_1), call.abandoned())
-                .thenApply(response -> HopByHopHeaders.strip(response));
+                .thenApply(AppForwarder::fromApp);
+    }
+
+    /**
+     * The app's response as the calling sidecar may see it: no hop-by-hop headers, and no {@code trellis-*} headers.
+     * Those are this sidecar's word to the caller ({@code trellis-error: upstream-connect-failure} tells it the app
+     * never saw the request, so it may send any method again): an app, or a response it relays from another
+     * service, must never speak for it.
+     */
+    static HttpResponse fromApp(HttpResponse response) {
+        HttpResponse out = HopByHopHeaders.strip(response);
+        for (HttpHeader header : response.getHeaders()) {
+            if (header.lowercaseName().startsWith("trellis-")) {
+                out = out.removeHeader(header.name());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code request} as an h2c app must see it: {@code :scheme http} and the caller's authority (strict servers such
+     * as grpc-js and Go's refuse a stream without them), and no {@code host} header beside {@code :authority}.
+     * Pekko's HTTP/2 client takes both pseudo-headers from an absolute URI.
+     */
+    static HttpRequest forH2c(HttpRequest request, int appPort) {
+        Uri uri = request.getUri();
+        String authority = uri.host().address();
+        // The port as the caller wrote it (0 when it wrote none), not the scheme's default that port() reports.
+        int port = uri.asScala().authority().port();
+        Optional<Host> host = request.getHeader(Host.class);
+        if (authority.isEmpty() && host.isPresent()) {
+            authority = host.get().host().address();
+            port = host.get().port();
+        }
+        if (authority.isEmpty()) {
+            authority = "127.0.0.1";
+            port = appPort;
+        }
+        return request.removeHeader("Host").withUri(uri.toRelative().scheme("http").host(authority).port(port));
     }
 
     private Http2Connection h2cConnection() {

@@ -18,6 +18,7 @@ import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.stream.Materializer;
 
 /**
@@ -75,9 +76,20 @@ final class RetryStage implements Stage<OutboundCall> {
             return PekkoFutures.direct(entity.toStrict(BUFFERING_LIMIT.toMillis(), materializer))
                     .thenApply(strict -> new Body(request.withEntity(strict), null));
         }
+        if (entity.getContentLengthOption().isEmpty()) {
+            // No length (chunked, or HTTP/2 without content-length, as every gRPC call): keep it if it ends within the
+            // limit, as Envoy does; otherwise send what was read and the rest once.
+            return BodyStreams.readUpTo(entity, maxBuffered, materializer).thenApply(read -> read.whole()
+                    ? new Body(request.withEntity((RequestEntity) read.entity()), null)
+                    : guarded(request.withEntity((RequestEntity) read.entity())));
+        }
+        return CompletableFuture.completedFuture(guarded(request));
+    }
+
+    /** A body that streams once: the first attempt to read it makes it impossible to resend. */
+    private static Body guarded(HttpRequest request) {
         AtomicBoolean read = new AtomicBoolean();
-        HttpRequest guarded = BodyStreams.mapRequest(request, BodyStreams.onStart(() -> read.set(true)));
-        return CompletableFuture.completedFuture(new Body(guarded, read));
+        return new Body(BodyStreams.mapRequest(request, BodyStreams.onStart(() -> read.set(true))), read);
     }
 
     /**
@@ -119,7 +131,7 @@ final class RetryStage implements Stage<OutboundCall> {
         }
 
         private void decide(int attempt, HttpResponse response, Throwable failure) {
-            Optional<String> condition = RetryRule.condition(response, failure);
+            Optional<String> condition = RetryRule.condition(response, failure, !call.cluster().external());
             if (condition.isEmpty() || !RetryRule.covered(policy, condition.get()) || attempt >= policy.attempts()) {
                 finish(attempt, null, response, failure);
                 return;

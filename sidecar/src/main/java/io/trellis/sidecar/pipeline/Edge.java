@@ -2,6 +2,7 @@ package io.trellis.sidecar.pipeline;
 
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.telemetry.GrpcOutcome;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import io.trellis.sidecar.telemetry.TraceHeaders;
 import java.util.concurrent.CompletionStage;
@@ -46,12 +47,26 @@ public final class Edge<C extends Call> implements Stage<C> {
             // The response goes back over the caller's connection, whatever protocol the upstream spoke.
             answer = answer.withProtocol(call.request().protocol());
             try {
-                metrics.requestCompleted(context.direction(), context.service(), answer.status().intValue(),
-                        System.nanoTime() - context.startNanos());
+                long nanos = System.nanoTime() - context.startNanos();
+                if (ErrorResponses.isGrpc(call.request())) {
+                    // A gRPC call's outcome is its grpc-status, usually in the trailers: count it when it ends.
+                    metrics.responseStarted(context.direction(), context.service(), nanos);
+                    answer = GrpcOutcome.watch(answer, code -> countGrpc(context, code));
+                } else {
+                    metrics.requestCompleted(context.direction(), context.service(), answer.status().intValue(), nanos);
+                }
             } catch (RuntimeException e) {
                 // Counting must never break the data path.
             }
             return answer;
         });
+    }
+
+    private void countGrpc(RequestContext context, int code) {
+        try {
+            metrics.grpcCompleted(context.direction(), context.service(), code);
+        } catch (RuntimeException e) {
+            // Counting must never break the data path.
+        }
     }
 }

@@ -29,8 +29,12 @@ public final class RetryRule {
      * The retry condition the result meets: {@code connect-failure}, {@code refused-stream}, {@code reset},
      * {@code per-try-timeout}, a status {@code 500}-{@code 599}, or a gRPC condition; empty when the result is final
      * whatever the policy (success, a 4xx, or a failure of the sidecar's own making such as {@code overloaded}).
+     *
+     * @param fromPeerSidecar whether {@code response} came from a mesh endpoint, whose sidecar removes every
+     *     {@code trellis-error} its app sends: only then does that header describe the peer sidecar's own refusal
+     *     (an external service's headers prove nothing)
      */
-    public static Optional<String> condition(HttpResponse response, Throwable failure) {
+    public static Optional<String> condition(HttpResponse response, Throwable failure, boolean fromPeerSidecar) {
         if (failure != null) {
             ProxyException proxy = ErrorResponses.asProxyException(failure);
             return switch (proxy.error()) {
@@ -41,10 +45,18 @@ public final class RetryRule {
                 default -> Optional.empty();
             };
         }
-        if (response.getHeader(ErrorResponses.ERROR_HEADER).map(h -> h.value().equals(ProxyError.UPSTREAM_TIMEOUT.code()))
-                .orElse(false)) {
+        String peerError = fromPeerSidecar ? response.getHeader(ErrorResponses.ERROR_HEADER).map(h -> h.value()).orElse("") : "";
+        if (peerError.equals(ProxyError.UPSTREAM_TIMEOUT.code())) {
             // The peer sidecar stopped at the deadline we sent it: the same event as our own attempt timeout.
             return Optional.of("per-try-timeout");
+        }
+        if (peerError.equals(ProxyError.UPSTREAM_CONNECT_FAILURE.code())) {
+            // The peer sidecar could not connect to its app: the request never reached it, as with our own connect failure.
+            return Optional.of("connect-failure");
+        }
+        if (peerError.equals(ProxyError.IDENTITY_UNAVAILABLE.code())) {
+            // The peer sidecar refused the request before forwarding it (not ready yet): an HTTP/2 REFUSED_STREAM in effect.
+            return Optional.of("refused-stream");
         }
         int status = response.status().intValue();
         if (status >= 500) {

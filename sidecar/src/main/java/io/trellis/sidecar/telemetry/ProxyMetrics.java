@@ -32,6 +32,7 @@ public final class ProxyMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final ConcurrentHashMap<String, Counter> requests = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> grpcResponses = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Timer> latencies = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> errors = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> handshakeFailures = new ConcurrentHashMap<>();
@@ -56,18 +57,41 @@ public final class ProxyMetrics {
         nacks = Counter.builder("trellis.config.nacks").description("Snapshots rejected (NACKed)").register(registry);
     }
 
-    /** Counts one finished request and its latency. {@code direction} is inbound or outbound. */
+    /** Counts one finished request and its latency to response headers. {@code direction} is inbound or outbound. */
     public void requestCompleted(String direction, String service, int status, long nanos) {
+        countStatus(direction, service, status);
+        responseStarted(direction, service, nanos);
+    }
+
+    /** Records the time to response headers of a request that is counted when it ends ({@link #grpcCompleted}). */
+    public void responseStarted(String direction, String service, long nanos) {
+        latencies.computeIfAbsent(direction + '|' + service, k -> Timer.builder("trellis.request.duration")
+                .description("Time to response headers").tag("direction", direction).tag("service", service)
+                .serviceLevelObjectives(LATENCY_BUCKETS).register(registry))
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Counts one finished gRPC call by its {@code grpc-status}: in {@code trellis_grpc_responses_total}, and in
+     * {@code trellis_requests_total} under the status class of the code's HTTP equivalent (a DEADLINE_EXCEEDED
+     * counts as 5xx, never as the 2xx of its HTTP status).
+     */
+    public void grpcCompleted(String direction, String service, int grpcStatus) {
+        countStatus(direction, service, GrpcOutcome.httpEquivalent(grpcStatus));
+        String name = GrpcOutcome.name(grpcStatus);
+        grpcResponses.computeIfAbsent(direction + '|' + service + '|' + name, k -> Counter.builder("trellis.grpc.responses")
+                .description("Finished gRPC calls by direction, service and grpc-status")
+                .tag("direction", direction).tag("service", service).tag("grpc_status", name).register(registry))
+                .increment();
+    }
+
+    private void countStatus(String direction, String service, int status) {
         String statusClass = (status / 100) + "xx";
         String key = direction + '|' + service + '|' + statusClass;
         requests.computeIfAbsent(key, k -> Counter.builder("trellis.requests")
                 .description("Requests by direction, destination (outbound) or own (inbound) service, and status class")
                 .tag("direction", direction).tag("service", service).tag("status_class", statusClass).register(registry))
                 .increment();
-        latencies.computeIfAbsent(direction + '|' + service, k -> Timer.builder("trellis.request.duration")
-                .description("Time to response headers").tag("direction", direction).tag("service", service)
-                .serviceLevelObjectives(LATENCY_BUCKETS).register(registry))
-                .record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /** Counts one response the sidecar made itself, by {@code trellis-error} code. */

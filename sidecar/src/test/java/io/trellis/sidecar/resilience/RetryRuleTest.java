@@ -17,19 +17,33 @@ import org.junit.jupiter.api.Test;
 class RetryRuleTest {
     @Test
     void namesTheConditionOfEachKindOfResult() {
-        assertThat(RetryRule.condition(HttpResponse.create().withStatus(503), null)).contains("503");
-        assertThat(RetryRule.condition(HttpResponse.create().withStatus(404), null)).isEmpty();
-        assertThat(RetryRule.condition(HttpResponse.create().addHeader(RawHeader.create("grpc-status", "14")), null))
+        assertThat(RetryRule.condition(HttpResponse.create().withStatus(503), null, true)).contains("503");
+        assertThat(RetryRule.condition(HttpResponse.create().withStatus(404), null, true)).isEmpty();
+        assertThat(RetryRule.condition(HttpResponse.create().addHeader(RawHeader.create("grpc-status", "14")), null, true))
                 .contains("unavailable");
         assertThat(RetryRule.condition(null, new CompletionException(
-                new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE, "cannot connect")))).contains("connect-failure");
-        assertThat(RetryRule.condition(null, new ProxyException(ProxyError.UPSTREAM_RESET, "stream reset: REFUSED_STREAM")))
+                new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE, "cannot connect")), true)).contains("connect-failure");
+        assertThat(RetryRule.condition(null, new ProxyException(ProxyError.UPSTREAM_RESET, "stream reset: REFUSED_STREAM"), true))
                 .contains("refused-stream");
-        assertThat(RetryRule.condition(null, new ProxyException(ProxyError.UPSTREAM_RESET, "broke"))).contains("reset");
-        assertThat(RetryRule.condition(null, new ProxyException(ProxyError.OVERLOADED, "full"))).isEmpty();
+        assertThat(RetryRule.condition(null, new ProxyException(ProxyError.UPSTREAM_RESET, "broke"), true)).contains("reset");
+        assertThat(RetryRule.condition(null, new ProxyException(ProxyError.OVERLOADED, "full"), true)).isEmpty();
         // The peer sidecar answering at the deadline this sidecar sent it is this attempt's timeout.
         assertThat(RetryRule.condition(HttpResponse.create().withStatus(504)
-                .addHeader(RawHeader.create("trellis-error", "upstream-timeout")), null)).contains("per-try-timeout");
+                .addHeader(RawHeader.create("trellis-error", "upstream-timeout")), null, true)).contains("per-try-timeout");
+    }
+
+    @Test
+    void aPeerSidecarThatCouldNotReachItsAppMeansTheRequestNeverReachedIt() {
+        HttpResponse refusedByPeer = HttpResponse.create().withStatus(503)
+                .addHeader(RawHeader.create("trellis-error", "upstream-connect-failure"));
+        HttpResponse peerNotReady = HttpResponse.create().withStatus(503)
+                .addHeader(RawHeader.create("trellis-error", "identity-unavailable"));
+
+        assertThat(RetryRule.condition(refusedByPeer, null, true)).contains("connect-failure");
+        assertThat(RetryRule.condition(peerNotReady, null, true)).contains("refused-stream");
+        assertThat(RetryRule.neverReachedApp("connect-failure")).isTrue();
+        // An external service's header proves nothing: it is only a 503 there.
+        assertThat(RetryRule.condition(refusedByPeer, null, false)).contains("503");
     }
 
     @Test

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the third-party peers the conformance tests drive (none of them is our code):
+#   Debian: python3-h2 (a strict HTTP/2 server), nghttp2-client (nghttp), curl
+#   npm:    @grpc/grpc-js and @grpc/proto-loader (a Node gRPC server and client), into e2e/peers/grpc/node_modules
+# Run as root on a fresh machine before `mvn -B verify`; .ci/run does. Idempotent: skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")"
+need=()
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v nghttp >/dev/null 2>&1 || need+=(nghttp2-client)
+/usr/bin/python3 -c 'import h2' 2>/dev/null || need+=(python3-h2)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -d grpc/node_modules/@grpc/grpc-js ] || [ ! -d grpc/node_modules/@grpc/proto-loader ]; then
+  # Exact versions come from package.json; no lock file is kept.
+  npm install --prefix grpc --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null
+fi
+echo "peers: curl $(curl --version | head -1 | cut -d' ' -f2), nghttp $(nghttp --version | cut -d' ' -f2)," \
+     "python3-h2 $(/usr/bin/python3 -c 'import h2; print(h2.__version__)')," \
+     "grpc-js $(node -p "require('./grpc/node_modules/@grpc/grpc-js/package.json').version")"

@@ -1,0 +1,208 @@
+package io.trellis.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Protocol fidelity against peers we did not write (issue 11): a Node {@code @grpc/grpc-js} server and client, a
+ * strict HTTP/2 server on Debian's {@code python3-h2} that refuses a stream without {@code :scheme} or
+ * {@code :authority} (as Go's and grpc-js's servers do), curl and nghttp. Each test is one "what was seen" item
+ * and failed before its fix. The peers are installed by {@code e2e/peers/install.sh} (which {@code .ci/run} runs).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MeshConformanceTest {
+    private static final Path GRPC = MeshHarness.peers().resolve("grpc");
+
+    private MeshHarness mesh;
+    private SidecarProcess web;
+    private SidecarProcess ledgerDown;
+    private int greeterApp;
+    private int strictApp;
+
+    @BeforeAll
+    void startMesh() throws Exception {
+        if (!Files.isDirectory(GRPC.resolve("node_modules/@grpc/grpc-js")) || !python3HasH2()) {
+            throw new IllegalStateException("the third-party peers are missing: run e2e/peers/install.sh (as root) first");
+        }
+        mesh = MeshHarness.start();
+        greeterApp = MeshHarness.freePort();
+        strictApp = MeshHarness.freePort();
+        int ledgerApp = MeshHarness.freePort();
+        mesh.launchPeer("grpc-js-server", List.of("node", GRPC.resolve("server.js").toString(), Integer.toString(greeterApp)));
+        mesh.launchPeer("grpc-js-ledger", List.of("node", GRPC.resolve("server.js").toString(), Integer.toString(ledgerApp)));
+        mesh.launchPeer("strict-h2", List.of("/usr/bin/python3", MeshHarness.peers().resolve("strict_h2_app.py").toString(),
+                Integer.toString(strictApp)));
+        MeshHarness.await(Duration.ofSeconds(30), "the peers to listen", () -> log("grpc-js-server").contains("ready")
+                && log("strict-h2").contains("ready") && log("grpc-js-ledger").contains("ready"));
+        mesh.startSidecar("greeter", greeterApp, "--app-protocol", "h2c");
+        mesh.startSidecar("strict", strictApp, "--app-protocol", "h2c");
+        // ledger: two endpoints, one of them a sidecar whose app is down (nothing listens on its app port).
+        ledgerDown = mesh.startSidecar("ledger", MeshHarness.freePort(), "--app-protocol", "h2c");
+        mesh.startSidecar("ledger", ledgerApp, "--app-protocol", "h2c");
+        web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "greeter", "--upstream", "strict",
+                "--upstream", "ledger");
+        MeshHarness.await(Duration.ofSeconds(30), "web to reach greeter", () -> grpc("greeter", "say", "warm-up", "0", "5000")
+                .get("code").asInt() == 0);
+    }
+
+    @AfterAll
+    void stopMesh() throws Exception {
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    @Test
+    void aGrpcJsServerAnswersAGrpcJsClientThroughTheMesh() throws Exception {
+        JsonNode outcome = grpc("greeter", "say", "hello", "0", "5000");
+
+        assertThat(outcome.get("code").asInt()).as(outcome.toString()).isZero();
+        assertThat(outcome.get("replies").asInt()).isEqualTo(1);
+        JsonNode served = lastCall("Say", "hello");
+        assertThat(served.get("authority").asText()).as("the :authority the app received").isNotBlank();
+        MeshHarness.await(Duration.ofSeconds(10), "the call counted as OK", () -> metric(web,
+                "trellis_grpc_responses_total{direction=\"outbound\",grpc_status=\"OK\",service=\"greeter\"}") >= 1);
+    }
+
+    @Test
+    void aStrictHttp2AppGetsSchemeAndAuthorityFromEveryCaller() throws Exception {
+        String url = "http://127.0.0.1:" + web.upstreamPort("strict") + "/";
+
+        Curl.Result http1 = Curl.run(url);
+        Curl.Result h2c = Curl.run("--http2-prior-knowledge", url);
+        Process nghttp = new ProcessBuilder("nghttp", "-n", "--stat", url).redirectErrorStream(true).start();
+        String nghttpOut = new String(nghttp.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(nghttp.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(http1.status()).as(http1.body()).isEqualTo(200);
+        assertThat(http1.body()).isEqualTo("ok\n");
+        assertThat(h2c.status()).as(h2c.body()).isEqualTo(200);
+        assertThat(nghttp.exitValue()).as(nghttpOut).isZero();
+        assertThat(log("strict-h2")).doesNotContain("refused").doesNotContain("connection-error");
+    }
+
+    @Test
+    void aServerStreamLongerThanTheRequestTimeoutLivesAsLongAsItsCallerAllows() throws Exception {
+        mesh.apply("""
+                kind: TrafficPolicy
+                metadata: {name: greeter, namespace: default}
+                spec: {service: greeter, timeouts: {request: 2s}}
+                """);
+        try {
+            MeshHarness.await(Duration.ofSeconds(30), "web to apply the 2 s request timeout",
+                    () -> grpc("greeter", "say", "slow", "2500", "10000").get("code").asInt() == 4);
+
+            JsonNode outcome = grpc("greeter", "stream", "long", "5", "1000", "30000");
+
+            assertThat(outcome.get("code").asInt()).as(outcome.toString()).isZero();
+            assertThat(outcome.get("replies").asInt()).isEqualTo(5);
+            assertThat(outcome.get("ms").asInt()).isGreaterThanOrEqualTo(4000);
+        } finally {
+            mesh.delete("trafficpolicies", "greeter");
+        }
+    }
+
+    @Test
+    void aPassedDeadlineIsDeadlineExceededAndCountedAsAFailure() throws Exception {
+        JsonNode outcome = grpc("greeter", "say", "late", "3000", "500");
+
+        assertThat(outcome.get("code").asInt()).as(outcome.toString()).isEqualTo(4);
+        MeshHarness.await(Duration.ofSeconds(10), "the call counted as DEADLINE_EXCEEDED", () -> metric(web,
+                "trellis_grpc_responses_total{direction=\"outbound\",grpc_status=\"DEADLINE_EXCEEDED\",service=\"greeter\"}") >= 1);
+        assertThat(metric(web, "trellis_requests_total{direction=\"outbound\",service=\"greeter\",status_class=\"5xx\"}"))
+                .isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void aCallThatNeverReachedTheAppIsRetriedWhateverItsMethod() throws Exception {
+        // gRPC calls are POSTs: never retried unless the sidecar knows the app did not see them.
+        List<JsonNode> outcomes = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            outcomes.add(grpc("ledger", "say", "entry-" + i, "0", "10000"));
+        }
+
+        assertThat(outcomes).allSatisfy(outcome -> assertThat(outcome.get("code").asInt()).as(outcome.toString()).isZero());
+        assertThat(ledgerDown.metric("trellis_errors_total{code=\"upstream-connect-failure\",direction=\"inbound\"}"))
+                .as("calls that reached the sidecar whose app is down").isPositive();
+        assertThat(web.metricSum("trellis_retries_total", "service=\"ledger\"")).isPositive();
+    }
+
+    /** Runs the grpc-js client against web's upstream port for {@code service}; its one-line JSON outcome. */
+    private JsonNode grpc(String service, String... args) {
+        List<String> command = new ArrayList<>(List.of("node", GRPC.resolve("client.js").toString(),
+                "127.0.0.1:" + web.upstreamPort(service)));
+        command.addAll(List.of(args));
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("the grpc-js client did not finish: " + command);
+            }
+            String[] lines = out.strip().split("\n");
+            try {
+                return MeshHarness.JSON.readTree(lines[lines.length - 1]);
+            } catch (IOException notJson) {
+                // The client crashed (its stack trace is the output): report it as a failed call.
+                return MeshHarness.JSON.createObjectNode().put("code", -1).put("details", out);
+            }
+        } catch (IOException e) {
+            throw new AssertionError("the grpc-js client failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The grpc-js server's report of the last finished call {@code call} with {@code message}. */
+    private JsonNode lastCall(String call, String message) throws IOException {
+        JsonNode found = null;
+        for (String line : log("grpc-js-server").split("\n")) {
+            if (line.startsWith("{\"call\"")) {
+                JsonNode report = MeshHarness.JSON.readTree(line);
+                if (report.get("call").asText().equals(call) && report.get("message").asText().equals(message)) {
+                    found = report;
+                }
+            }
+        }
+        assertThat(found).as("the grpc-js server served " + call + " " + message).isNotNull();
+        return found;
+    }
+
+    private String log(String name) {
+        try {
+            return Files.readString(mesh.work().resolve(name + ".log"));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static double metric(SidecarProcess sidecar, String series) {
+        try {
+            return sidecar.metric(series);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private static boolean python3HasH2() throws InterruptedException {
+        try {
+            return new ProcessBuilder("/usr/bin/python3", "-c", "import h2").start().waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

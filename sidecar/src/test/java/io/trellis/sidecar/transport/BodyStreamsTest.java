@@ -1,0 +1,75 @@
+package io.trellis.sidecar.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+class BodyStreamsTest {
+    private static final ActorTestKit KIT = ActorTestKit.create();
+    private static final Materializer MATERIALIZER = Materializer.matFromSystem(KIT.system());
+
+    @AfterAll
+    static void stop() {
+        KIT.shutdownTestKit();
+    }
+
+    @Test
+    void aBodyThatEndsWithinTheLimitIsKeptWholeWithItsChunksAndTrailers() throws Exception {
+        HttpEntity chunked = chunked(List.of(
+                HttpEntity.ChunkStreamPart.create(ByteString.fromString("ab")),
+                HttpEntity.ChunkStreamPart.create(ByteString.fromString("cd")),
+                lastChunkWith(RawHeader.create("grpc-status", "0"))));
+
+        BodyStreams.Prefixed read = BodyStreams.readUpTo(chunked, 10, MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        assertThat(read.whole()).isTrue();
+        for (int replay = 0; replay < 2; replay++) {
+            List<HttpEntity.ChunkStreamPart> parts = ((org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked) read.entity())
+                    .getChunks().runWith(Sink.seq(), MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
+            assertThat(parts).hasSize(3);
+            assertThat(parts.get(2).isLastChunk()).isTrue();
+            assertThat(parts.get(2).getTrailerHeaders()).extracting(h -> h.value()).containsExactly("0");
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static HttpEntity chunked(List<HttpEntity.ChunkStreamPart> parts) {
+        Source<HttpEntity.ChunkStreamPart, ?> source = Source.from(parts);
+        return new org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked(
+                (org.apache.pekko.http.scaladsl.model.ContentType) ContentTypes.APPLICATION_OCTET_STREAM,
+                (org.apache.pekko.stream.scaladsl.Source<org.apache.pekko.http.scaladsl.model.HttpEntity.ChunkStreamPart, Object>)
+                        (org.apache.pekko.stream.scaladsl.Source<?, ?>) source.asScala());
+    }
+
+    private static HttpEntity.ChunkStreamPart lastChunkWith(RawHeader trailer) {
+        scala.collection.immutable.List<org.apache.pekko.http.scaladsl.model.HttpHeader> trailers =
+                scala.jdk.javaapi.CollectionConverters.asScala(
+                        List.of((org.apache.pekko.http.scaladsl.model.HttpHeader) (Object) trailer)).toList();
+        return new org.apache.pekko.http.scaladsl.model.HttpEntity.LastChunk("", trailers);
+    }
+
+    @Test
+    void aBodyLargerThanTheLimitStreamsOnceWithNothingLost() throws Exception {
+        HttpEntity unknownLength = HttpEntities.createChunked(ContentTypes.APPLICATION_OCTET_STREAM, Source.from(List.of(
+                ByteString.fromString("0123"), ByteString.fromString("4567"), ByteString.fromString("89"))));
+
+        BodyStreams.Prefixed read = BodyStreams.readUpTo(unknownLength, 5, MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        assertThat(read.whole()).isFalse();
+        ByteString all = read.entity().getDataBytes().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), MATERIALIZER)
+                .toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(all.utf8String()).isEqualTo("0123456789");
+    }
+}

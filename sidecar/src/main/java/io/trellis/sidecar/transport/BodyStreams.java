@@ -88,7 +88,7 @@ public final class BodyStreams {
                 AtomicBoolean completed = new AtomicBoolean();
                 return body
                         // Pulled only after the body completed normally, never after a cancellation.
-                        .concat(Source.lazySource(() -> {
+                        .concatLazy(Source.lazySource(() -> {
                             completed.set(true);
                             return Source.<T>empty();
                         }))

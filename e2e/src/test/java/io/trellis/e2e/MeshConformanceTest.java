@@ -52,8 +52,12 @@ class MeshConformanceTest {
         // ledger: two endpoints, one of them a sidecar whose app is down (nothing listens on its app port).
         ledgerDown = mesh.startSidecar("ledger", MeshHarness.freePort(), "--app-protocol", "h2c");
         mesh.startSidecar("ledger", ledgerApp, "--app-protocol", "h2c");
+        // flaky: Python's http.server failing every second request; shop: subsets v1 and v2, one endpoint each.
+        mesh.startSidecar("flaky", recordingApp("flaky-app"));
+        mesh.startSidecar("shop", recordingApp("shop-v1"), "--label", "version=v1");
+        mesh.startSidecar("shop", recordingApp("shop-v2"), "--label", "version=v2");
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "greeter", "--upstream", "strict",
-                "--upstream", "ledger");
+                "--upstream", "ledger", "--upstream", "flaky", "--upstream", "shop");
         MeshHarness.await(Duration.ofSeconds(30), "web to reach greeter", () -> grpc("greeter", "say", "warm-up", "0", "5000")
                 .get("code").asInt() == 0);
     }
@@ -138,6 +142,75 @@ class MeshConformanceTest {
         assertThat(ledgerDown.metric("trellis_errors_total{code=\"upstream-connect-failure\",direction=\"inbound\"}"))
                 .as("calls that reached the sidecar whose app is down").isPositive();
         assertThat(web.metricSum("trellis_retries_total", "service=\"ledger\"")).isPositive();
+    }
+
+    @Test
+    void aFaultThatRetriesRecoverFromKeepsEveryRequestServed() throws Exception {
+        // Every second attempt fails; with the default retries every request succeeds, and the breaker, which
+        // counts what callers experience, must stay closed (it used to count attempts and open after ten requests).
+        List<Integer> statuses = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            statuses.add(Curl.run("http://127.0.0.1:" + web.upstreamPort("flaky") + "/flaky/" + i).status());
+        }
+
+        assertThat(statuses).as("40 GETs through a half-failing upstream").containsOnly(200);
+        assertThat(log("flaky-app")).contains("\"status\": 503");
+    }
+
+    @Test
+    void aFailingSubsetTripsOnlyItsOwnBreaker() throws Exception {
+        mesh.apply("""
+                kind: TrafficPolicy
+                metadata: {name: shop, namespace: default}
+                spec: {service: shop, outlierDetection: {consecutiveErrors: 1000}}
+                ---
+                kind: Route
+                metadata: {name: shop, namespace: default}
+                spec:
+                  service: shop
+                  rules:
+                    - match: {headers: {x-api-version: {exact: v2}}}
+                      backends: [{subset: {version: v2}, weight: 100}]
+                    - match: {path: {prefix: /}}
+                      backends: [{subset: {version: v1}, weight: 100}]
+                """);
+        String shop = "http://127.0.0.1:" + web.upstreamPort("shop");
+        try {
+            MeshHarness.await(Duration.ofSeconds(30), "web to route x-api-version: v2 to the v2 subset", () -> {
+                try {
+                    Curl.run("-H", "x-api-version: v2", shop + "/probe");
+                } catch (IOException | InterruptedException e) {
+                    return false;
+                }
+                return log("shop-v2").contains("/probe");
+            });
+            // v1 fails everything: its breaker opens (20 failed requests at the default 50 %) and fails fast.
+            String last = "";
+            for (int i = 0; i < 60 && !last.equals("circuit-open"); i++) {
+                Curl.Result failing = Curl.run(shop + "/fail/" + i);
+                last = failing.header("trellis-error") == null ? "" : failing.header("trellis-error");
+            }
+            assertThat(last).as("the v1 subset's breaker").isEqualTo("circuit-open");
+
+            List<Integer> v2 = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                v2.add(Curl.run("-H", "x-api-version: v2", shop + "/healthy/" + i).status());
+            }
+            assertThat(v2).as("requests routed to the healthy v2 subset").containsOnly(200);
+            assertThat(web.metric("trellis_circuit_state{service=\"shop\",subset=\"version=v1\"}")).isEqualTo(1);
+        } finally {
+            mesh.delete("routes", "shop");
+            mesh.delete("trafficpolicies", "shop");
+        }
+    }
+
+    /** Starts Python's http.server app ({@code e2e/peers/recording_http_app.py}) logging to {@code name}; its port. */
+    private int recordingApp(String name) throws Exception {
+        int port = MeshHarness.freePort();
+        mesh.launchPeer(name, List.of("/usr/bin/python3", MeshHarness.peers().resolve("recording_http_app.py").toString(),
+                Integer.toString(port)));
+        MeshHarness.await(Duration.ofSeconds(20), name + " to listen", () -> log(name).contains("ready"));
+        return port;
     }
 
     /** Runs the grpc-js client against web's upstream port for {@code service}; its one-line JSON outcome. */

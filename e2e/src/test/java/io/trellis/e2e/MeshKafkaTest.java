@@ -165,6 +165,35 @@ class MeshKafkaTest {
 
     @Test
     @Order(2)
+    void deliveriesReachAnAppThatRoutesOnTheRawTargetInOriginFormWithHost() throws Exception {
+        int port = MeshHarness.freePort();
+        mesh.launchPeer("recording-app", List.of("/usr/bin/python3",
+                MeshHarness.peers().resolve("recording_http_app.py").toString(), Integer.toString(port)));
+        MeshHarness.await(Duration.ofSeconds(20), "the python app to listen", () -> peerLog("recording-app").contains("ready"));
+        SidecarProcess ledger = subscriber("ledger", port, "originform");
+
+        assertThat(publish(orders, "originform", "application/json", "{\"n\":1}").statusCode()).isEqualTo(204);
+
+        MeshHarness.await(Duration.ofSeconds(60), "the event at the python app\n" + ledger.logTail(),
+                () -> peerLog("recording-app").contains("requestline"));
+        JsonNode seen = MeshHarness.JSON.readTree(peerLog("recording-app").lines().filter(l -> l.contains("requestline"))
+                .findFirst().orElseThrow());
+        assertThat(seen.get("requestline").asText()).isEqualTo("POST /events HTTP/1.1");
+        assertThat(seen.get("host").asText()).isEqualTo("127.0.0.1:" + port);
+        assertThat(seen.get("body_bytes").asInt()).isPositive();
+        ledger.stop();
+    }
+
+    private String peerLog(String name) {
+        try {
+            return java.nio.file.Files.readString(mesh.work().resolve(name + ".log"));
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
+    @Test
+    @Order(2)
     void badPublishCallsGetAClearErrorAndPublishNothing() throws Exception {
         HttpResponse<String> badTopic = publish(orders, "no%20spaces", "application/json", "{}");
         assertThat(badTopic.statusCode()).isEqualTo(400);

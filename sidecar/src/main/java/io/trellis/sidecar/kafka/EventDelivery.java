@@ -26,6 +26,7 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.headers.Host;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
@@ -102,7 +103,10 @@ final class EventDelivery {
     }
 
     private CompletionStage<HttpResponse> post(ConsumerRecord<byte[], byte[]> record, int attempt) {
-        HttpRequest request = HttpRequest.create("http://127.0.0.1:" + appPort + subscription.path()).withMethod(HttpMethods.POST)
+        // Origin-form with Host, as any client sends it: apps that route on the raw target (Python's http.server,
+        // many embedded servers) would see an absolute-form target as a wrong path.
+        HttpRequest request = HttpRequest.create(subscription.path()).withMethod(HttpMethods.POST)
+                .addHeader(Host.create("127.0.0.1", appPort))
                 .addHeaders(headers(record, attempt))
                 .withEntity(HttpEntities.create(contentType(record), record.value() == null ? new byte[0] : record.value()));
         CompletableFuture<Void> abandoned = new CompletableFuture<>();

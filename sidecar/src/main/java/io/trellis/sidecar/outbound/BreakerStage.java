@@ -10,8 +10,11 @@ import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 
 /**
- * Per attempt: fails fast with {@code circuit-open} while the cluster's breaker is open, and reports each
- * attempt's outcome to it.
+ * Per request, around the retries: fails fast with {@code circuit-open} while the breaker of the request's backend
+ * set is open, and reports to it what the caller experiences, so a request whose retry succeeded is a success and a
+ * recoverable fault never becomes an outage. Each backend set (route subset) has its own breaker: a failing subset
+ * never trips another. Only the upstream's failures count ({@link FailureRule}): the sidecar's own refusals
+ * ({@code overloaded}, {@code no-healthy-endpoint}) and injected faults (the fault stage runs before this one) do not.
  */
 final class BreakerStage implements Stage<OutboundCall> {
     private final ProxyMetrics metrics;
@@ -22,12 +25,13 @@ final class BreakerStage implements Stage<OutboundCall> {
 
     @Override
     public CompletionStage<HttpResponse> apply(OutboundCall call, Next<OutboundCall> next) {
-        CircuitBreaker breaker = call.runtime().breaker();
+        CircuitBreaker breaker = call.runtime().breaker(call.backend().subset());
         CircuitBreaker.Permit permit = breaker.tryAcquire();
         String service = call.cluster().name().name();
         if (permit == CircuitBreaker.Permit.REJECTED) {
             metrics.rejected(service, ProxyError.CIRCUIT_OPEN.code());
             throw new ProxyException(ProxyError.CIRCUIT_OPEN, "the circuit to " + call.cluster().name()
+                    + (call.backend().subset().isEmpty() ? "" : " " + call.backend().subset())
                     + " is open after too many failures; probing again after " + call.cluster().policy().breaker().openFor().toMillis() + " ms");
         }
         return next.handle(call).whenComplete((response, failure) ->

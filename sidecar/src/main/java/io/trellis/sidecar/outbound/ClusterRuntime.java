@@ -11,9 +11,13 @@ import io.trellis.sidecar.resilience.OutlierDetector;
 import io.trellis.sidecar.resilience.RetryBudget;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.util.HashSet;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
@@ -29,7 +33,11 @@ final class ClusterRuntime {
 
     private final ClusterPolicy policy;
     private final RetryBudget budget;
-    private final CircuitBreaker breaker;
+    /** One breaker per backend set (a route backend's subset labels; empty for the whole service), made on first use. */
+    private final ConcurrentHashMap<Map<String, String>, CircuitBreaker> breakers = new ConcurrentHashMap<>();
+    private final ProxyMetrics metrics;
+    private final LongSupplier nanoTicker;
+    private final String service;
     private final EndpointLoads loads;
     private final EndpointHealth health;
     private final LoadBalancer balancer;
@@ -40,13 +48,9 @@ final class ClusterRuntime {
         this.policy = cluster.policy();
         this.budget = new RetryBudget(policy.retries().budgetRatio(), policy.retries().budgetMinPerSecond(), nanoTicker);
         String service = cluster.name().name();
-        // The gauge moves on transitions only, never per request.
-        this.breaker = new CircuitBreaker(policy.breaker(), nanoTicker,
-                state -> metrics.breakerState(service, switch (state) {
-                    case CLOSED -> 0;
-                    case OPEN -> 1;
-                    case HALF_OPEN -> 2;
-                }));
+        this.service = service;
+        this.metrics = metrics;
+        this.nanoTicker = nanoTicker;
         this.loads = new EndpointLoads(nanoTicker);
         this.balancer = LoadBalancer.of(policy.balancer(), () -> ThreadLocalRandom.current().nextDouble());
         this.health = new EndpointHealth(policy.outlier().consecutiveErrors(),
@@ -65,8 +69,24 @@ final class ClusterRuntime {
         return budget;
     }
 
-    CircuitBreaker breaker() {
-        return breaker;
+    /**
+     * The breaker of the backend set {@code subset}: a failing subset trips only its own, so traffic routed to
+     * another subset keeps flowing.
+     */
+    CircuitBreaker breaker(Map<String, String> subset) {
+        CircuitBreaker existing = breakers.get(subset);
+        return existing != null ? existing : breakers.computeIfAbsent(subset, this::newBreaker);
+    }
+
+    private CircuitBreaker newBreaker(Map<String, String> subset) {
+        String label = subset.isEmpty() ? "all" : new TreeMap<>(subset).entrySet().stream()
+                .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
+        // The gauge moves on transitions only, never per request.
+        return new CircuitBreaker(policy.breaker(), nanoTicker, state -> metrics.breakerState(service, label, switch (state) {
+            case CLOSED -> 0;
+            case OPEN -> 1;
+            case HALF_OPEN -> 2;
+        }));
     }
 
     EndpointLoads loads() {

@@ -26,8 +26,8 @@ import org.apache.pekko.stream.Materializer;
  * <ol>
  *   <li>edge (errors, request id, retry note, metrics) -> ready -> route (service, rule, weighted backend)</li>
  *   <li>-> fallback (static answer when the service cannot be called) -> fault injection</li>
- *   <li>-> request deadline -> retry, which runs each attempt through</li>
- *   <li>-> circuit breaker -> concurrency limit -> balance (pick a healthy endpoint) -> endpoint feedback (load,
+ *   <li>-> request deadline -> circuit breaker of the backend set (final outcomes) -> retry, which runs each attempt through</li>
+ *   <li>-> concurrency limit -> balance (pick a healthy endpoint) -> endpoint feedback (load,
  *       outlier detection) -> attempt timeout -> stream idle timeout -> forward (mTLS HTTP/2 to the peer sidecar).</li>
  * </ol>
  * Reads only the routing table current when the request arrived; per-cluster state lives in {@link ClusterRuntimes}.
@@ -54,8 +54,8 @@ public final class OutboundPipeline {
                 new FallbackStage(metrics),
                 new FaultStage(system.scheduler(), materializer, random, metrics),
                 new TimeoutStage(timeout),
-                new RetryStage(system.scheduler(), materializer, metrics, System::nanoTime, random),
                 new BreakerStage(metrics),
+                new RetryStage(system.scheduler(), materializer, metrics, System::nanoTime, random),
                 new LimitStage(metrics),
                 new BalanceStage(),
                 new FeedbackStage(),

@@ -23,8 +23,15 @@ public final class FailureRule {
         return status == 502 || status == 503 || status == 504;
     }
 
-    /** A failure for the breaker: a gateway error or any other 5xx. */
+    /**
+     * A failure for the breaker, which sees a request's final outcome: a gateway error, any other 5xx, or a retry the
+     * budget refused after an upstream failure. The sidecar's own refusals ({@code overloaded},
+     * {@code no-healthy-endpoint}, {@code circuit-open}) are not the upstream's failures.
+     */
     public static boolean failed(HttpResponse response, Throwable failure) {
+        if (failure != null && ErrorResponses.asProxyException(failure).error() == ProxyError.RETRY_BUDGET_EXHAUSTED) {
+            return true;
+        }
         return gatewayError(response, failure) || failure == null && response.status().intValue() >= 500;
     }
 }

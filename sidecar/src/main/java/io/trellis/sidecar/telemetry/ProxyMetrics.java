@@ -141,9 +141,23 @@ public final class ProxyMetrics {
         setGauge("trellis.outlier.ejected", "Endpoints currently ejected by outlier detection", service, ejected);
     }
 
-    /** Sets the breaker state of {@code service}: 0 closed, 1 open, 2 half-open. */
-    public void breakerState(String service, int state) {
-        setGauge("trellis.circuit.state", "Circuit breaker state: 0 closed, 1 open, 2 half-open", service, state);
+    /**
+     * Sets the state of {@code service}'s breaker for one backend set: 0 closed, 1 open, 2 half-open.
+     *
+     * @param subset the backend set's labels as {@code k=v,k2=v2} (sorted), or {@code all} for the whole service
+     */
+    public void breakerState(String service, String subset, int state) {
+        try {
+            gauges.computeIfAbsent("trellis.circuit.state|" + service + '|' + subset, k -> {
+                AtomicLong holder = new AtomicLong();
+                Gauge.builder("trellis.circuit.state", holder, AtomicLong::get)
+                        .description("Circuit breaker state per backend set: 0 closed, 1 open, 2 half-open")
+                        .tag("service", service).tag("subset", subset).register(registry);
+                return holder;
+            }).set(state);
+        } catch (RuntimeException e) {
+            // Recording must never break the data path (this runs on state transitions inside requests).
+        }
     }
 
     /** Counts an event published to {@code topic} and acknowledged by the brokers. */

@@ -18,7 +18,6 @@ import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.stream.Materializer;
 
 /**
@@ -66,40 +65,41 @@ final class RetryStage implements Stage<OutboundCall> {
                 .thenCompose(body -> new Attempts(call, next, policy, body).start());
     }
 
-    /** The request with its body buffered when small enough to replay; otherwise with a guard on its body. */
+    /**
+     * The request with its body buffered when its known length is small enough to replay; a body of unknown length
+     * (chunked, or HTTP/2 without content-length, as every gRPC call) is recorded while the first attempt sends it, so
+     * that it can be replayed if it ends within the limit, as Envoy does; a larger body streams once.
+     */
     private CompletionStage<Body> replayable(HttpRequest request, long maxBuffered) {
         HttpEntity entity = request.entity();
         if (entity.isKnownEmpty() || entity.isStrict()) {
-            return CompletableFuture.completedFuture(new Body(request, null));
+            return CompletableFuture.completedFuture(new Body(request, null, null));
         }
         if (entity.getContentLengthOption().isPresent() && entity.getContentLengthOption().getAsLong() <= maxBuffered) {
             return PekkoFutures.direct(entity.toStrict(BUFFERING_LIMIT.toMillis(), materializer))
-                    .thenApply(strict -> new Body(request.withEntity(strict), null));
+                    .thenApply(strict -> new Body(request.withEntity(strict), null, null));
         }
-        if (entity.getContentLengthOption().isEmpty()) {
-            // No length (chunked, or HTTP/2 without content-length, as every gRPC call): keep it if it ends within the
-            // limit, as Envoy does; otherwise send what was read and the rest once.
-            return BodyStreams.readUpTo(entity, maxBuffered, materializer).thenApply(read -> read.whole()
-                    ? new Body(request.withEntity((RequestEntity) read.entity()), null)
-                    : guarded(request.withEntity((RequestEntity) read.entity())));
-        }
-        return CompletableFuture.completedFuture(guarded(request));
-    }
-
-    /** A body that streams once: the first attempt to read it makes it impossible to resend. */
-    private static Body guarded(HttpRequest request) {
+        BodyStreams.Recording recording = entity.getContentLengthOption().isEmpty() ? new BodyStreams.Recording(maxBuffered) : null;
         AtomicBoolean read = new AtomicBoolean();
-        return new Body(BodyStreams.mapRequest(request, BodyStreams.onStart(() -> read.set(true))), read);
+        HttpRequest sent = recording == null ? request : recording.record(request);
+        return CompletableFuture.completedFuture(new Body(BodyStreams.mapRequest(sent, BodyStreams.onStart(() -> read.set(true))),
+                read, recording));
     }
 
     /**
      * The request to send on every attempt.
      *
      * @param read for a body that is not buffered: set once an attempt started reading it; null when buffered
+     * @param recording the copy kept of a body of unknown length; null when there is none
      */
-    private record Body(HttpRequest request, AtomicBoolean read) {
+    private record Body(HttpRequest request, AtomicBoolean read, BodyStreams.Recording recording) {
         boolean canResend() {
-            return read == null || !read.get();
+            return read == null || !read.get() || recording != null && recording.replayable();
+        }
+
+        /** What the next attempt sends: the body itself while nobody read it, else its recorded copy. */
+        HttpRequest forAttempt() {
+            return read != null && read.get() && recording != null && recording.replayable() ? recording.replay(request) : request;
         }
     }
 
@@ -126,7 +126,7 @@ final class RetryStage implements Stage<OutboundCall> {
         }
 
         private void run(int attempt) {
-            next.handle(call.attempt(attempt, body.request()))
+            next.handle(call.attempt(attempt, body.forAttempt()))
                     .whenComplete((response, failure) -> decide(attempt, response, failure));
         }
 

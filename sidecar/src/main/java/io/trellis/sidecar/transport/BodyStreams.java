@@ -3,21 +3,14 @@ package io.trellis.sidecar.transport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
-import java.util.function.ToLongFunction;
-import org.apache.pekko.Done;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.http.javadsl.model.ResponseEntity;
-import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.javadsl.SinkQueueWithCancel;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
@@ -101,68 +94,73 @@ public final class BodyStreams {
     }
 
     /**
-     * A streamed body read up to {@code limit} bytes: {@code whole} when it ended within the limit (then
-     * {@code entity} can be sent any number of times), otherwise the bytes read so far followed by the rest, to be
-     * sent once. Chunks, and a chunked body's trailers, are kept as they arrived.
+     * A copy of a streamed body kept while it is sent, up to {@code limit} bytes, so that it can be sent again: nothing
+     * waits for it (a gRPC stream that sends one message and waits for the answer flows at once). Once the body has
+     * ended within the limit, {@link #replay} gives it again, chunks and a chunked body's trailers as they came; a
+     * body that outgrew the limit, or was not read to its end, cannot be replayed. Thread-safe.
      */
-    public record Prefixed(HttpEntity entity, boolean whole) {
-    }
+    public static final class Recording {
+        private final long limit;
+        private final List<Object> elements = new ArrayList<>();
+        private long bytes;
+        private boolean overflowed;
+        private volatile boolean complete;
 
-    /** Reads {@code entity}'s streamed body up to {@code limit} bytes (see {@link Prefixed}). */
-    public static CompletionStage<Prefixed> readUpTo(HttpEntity entity, long limit, Materializer materializer) {
-        if (entity instanceof org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked chunked) {
-            return readUpTo(chunked.getChunks(), part -> part.data().size(), limit, materializer)
-                    .thenApply(read -> new Prefixed(rebuildChunked(chunked, new Operator() {
-                        @Override
-                        @SuppressWarnings("unchecked")
-                        public <T> Source<T, Object> apply(Source<T, Object> body) {
-                            return (Source<T, Object>) (Source<?, Object>) read.body();
-                        }
-                    }), read.whole()));
+        /** A recording of at most {@code limit} bytes. */
+        public Recording(long limit) {
+            this.limit = limit;
         }
-        return readUpTo(entity.getDataBytes().mapMaterializedValue(m -> (Object) m), ByteString::size, limit, materializer)
-                .thenApply(read -> new Prefixed(read.whole()
-                        ? HttpEntities.create(entity.getContentType(), read.taken().stream().reduce(ByteString.emptyByteString(), ByteString::concat))
-                        : entity.getContentLengthOption().isPresent()
-                                ? HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), read.body())
-                                : HttpEntities.createChunked(entity.getContentType(), read.body()), read.whole()));
-    }
 
-    private record Read<T>(List<T> taken, Source<T, Object> body, boolean whole) {
-    }
-
-    private static <T> CompletionStage<Read<T>> readUpTo(Source<T, Object> body, ToLongFunction<T> size, long limit,
-            Materializer materializer) {
-        SinkQueueWithCancel<T> queue = body.runWith(Sink.queue(), materializer);
-        CompletableFuture<Read<T>> result = new CompletableFuture<>();
-        pullUpTo(queue, size, limit, new ArrayList<>(), 0, result);
-        return result;
-    }
-
-    private static <T> void pullUpTo(SinkQueueWithCancel<T> queue, ToLongFunction<T> size, long limit, List<T> taken,
-            long bytes, CompletableFuture<Read<T>> result) {
-        PekkoFutures.direct(queue.pull()).whenComplete((next, error) -> {
-            if (error != null) {
-                result.completeExceptionally(error);
-            } else if (next.isEmpty()) {
-                result.complete(new Read<>(taken, Source.from(taken).mapMaterializedValue(m -> (Object) m), true));
-            } else {
-                taken.add(next.get());
-                long total = bytes + size.applyAsLong(next.get());
-                if (total > limit) {
-                    // Too large to keep: what was read goes first, then the rest as it comes; cancelling it cancels the body.
-                    Source<T, Object> rest = Source.<T, SinkQueueWithCancel<T>>unfoldResourceAsync(
-                            () -> CompletableFuture.completedFuture(queue), q -> PekkoFutures.direct(q.pull()),
-                            q -> {
-                                q.cancel();
-                                return CompletableFuture.completedFuture(Done.getInstance());
-                            }).mapMaterializedValue(m -> (Object) m);
-                    result.complete(new Read<>(taken, Source.from(taken).mapMaterializedValue(m -> (Object) m).concat(rest), false));
-                } else {
-                    pullUpTo(queue, size, limit, taken, total, result);
+        /** {@code request} with its streamed body recorded as it is read. */
+        public HttpRequest record(HttpRequest request) {
+            return mapRequest(request, new Operator() {
+                @Override
+                public <T> Source<T, Object> apply(Source<T, Object> body) {
+                    return body.map(element -> {
+                        keep(element);
+                        return element;
+                    }).concatLazy(Source.lazySource(() -> {
+                        complete = true;
+                        return Source.<T>empty();
+                    })).mapMaterializedValue(m -> (Object) m);
                 }
+            });
+        }
+
+        /** True once the whole body was read and fits the limit. */
+        public boolean replayable() {
+            synchronized (this) {
+                return complete && !overflowed;
             }
-        });
+        }
+
+        /** {@code request} with the recorded body in place of its own; only when {@link #replayable}. */
+        public HttpRequest replay(HttpRequest request) {
+            List<Object> copy;
+            synchronized (this) {
+                copy = List.copyOf(elements);
+            }
+            return mapRequest(request, new Operator() {
+                @Override
+                @SuppressWarnings("unchecked")
+                public <T> Source<T, Object> apply(Source<T, Object> body) {
+                    return Source.from((List<T>) copy).mapMaterializedValue(m -> (Object) m);
+                }
+            });
+        }
+
+        private synchronized void keep(Object element) {
+            if (overflowed) {
+                return;
+            }
+            bytes += element instanceof ByteString data ? data.size() : ((HttpEntity.ChunkStreamPart) element).data().size();
+            if (bytes > limit) {
+                overflowed = true;
+                elements.clear();
+            } else {
+                elements.add(element);
+            }
+        }
     }
 
     private static org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked rebuildChunked(

@@ -34,6 +34,11 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.util.ByteString;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
@@ -146,6 +151,51 @@ class RetryStageTest {
         assertThat(result.get(5, TimeUnit.SECONDS).status().intValue()).isEqualTo(503);
         assertThat(attempts.get()).isEqualTo(3);
         assertThat(call.context().retryNote()).isEqualTo("attempts=3");
+    }
+
+    @Test
+    void aChunkedBodyReadByAnAttemptThatNeverReachedTheAppIsSentAgainWhole() throws Exception {
+        List<String> bodies = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Materializer materializer = Materializer.matFromSystem(KIT.system());
+        RetryStage stage = new RetryStage(KIT.system().scheduler(), materializer, metrics, ticker, () -> 0.99);
+        Stage.Next<OutboundCall> next = attempt -> {
+            // Each attempt reads the whole body, as the peer connection does, before the peer answers.
+            return attempt.request().entity().toStrict(5_000, materializer).thenCompose(strict -> {
+                bodies.add(strict.getData().utf8String());
+                return attempts.incrementAndGet() == 1
+                        ? CompletableFuture.failedFuture(new ProxyException(ProxyError.UPSTREAM_CONNECT_FAILURE, "refused by the app"))
+                        : status(200);
+            });
+        };
+        OutboundCall call = call(HttpMethods.POST, policy(2, 0.2, 10, false));
+        call = call.withRequest(call.request().withEntity(HttpEntities.createChunked(ContentTypes.APPLICATION_OCTET_STREAM,
+                Source.from(List.of(ByteString.fromString("one,"), ByteString.fromString("two"))))));
+
+        CompletableFuture<HttpResponse> result = stage.apply(call, next).toCompletableFuture();
+        advanceUntil(result::isDone);
+
+        assertThat(result.get(5, TimeUnit.SECONDS).status().intValue()).isEqualTo(200);
+        assertThat(bodies).containsExactly("one,two", "one,two");
+    }
+
+    @Test
+    void aBodyWithoutLengthFlowsBeforeItEnds() throws Exception {
+        // A gRPC stream that sends one message and waits for the answer: nothing may wait for the body to end.
+        CompletableFuture<String> firstChunk = new CompletableFuture<>();
+        Materializer materializer = Materializer.matFromSystem(KIT.system());
+        RetryStage stage = new RetryStage(KIT.system().scheduler(), materializer, metrics, ticker, () -> 0.99);
+        Stage.Next<OutboundCall> next = attempt -> {
+            attempt.request().entity().getDataBytes().runWith(Sink.head(), materializer)
+                    .thenAccept(chunk -> firstChunk.complete(chunk.utf8String()));
+            return new CompletableFuture<>();
+        };
+        OutboundCall call = call(HttpMethods.POST, policy(2, 0.2, 10, false));
+        call = call.withRequest(call.request().withEntity(HttpEntities.createChunked(ContentTypes.APPLICATION_OCTET_STREAM,
+                Source.single(ByteString.fromString("hello")).concat(Source.maybe()))));
+
+        stage.apply(call, next);
+
+        assertThat(firstChunk.get(5, TimeUnit.SECONDS)).isEqualTo("hello");
     }
 
     /** Moves the manual clock past every backoff (at most 250 ms) until {@code done}, within 5 s of real time. */

@@ -8,6 +8,8 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -26,22 +28,43 @@ class BodyStreamsTest {
     }
 
     @Test
-    void aBodyThatEndsWithinTheLimitIsKeptWholeWithItsChunksAndTrailers() throws Exception {
-        HttpEntity chunked = chunked(List.of(
+    void aRecordedBodyThatEndedWithinTheLimitReplaysWithItsChunksAndTrailers() throws Exception {
+        HttpRequest request = HttpRequest.POST("/").withEntity((RequestEntity) chunked(List.of(
                 HttpEntity.ChunkStreamPart.create(ByteString.fromString("ab")),
                 HttpEntity.ChunkStreamPart.create(ByteString.fromString("cd")),
-                lastChunkWith(RawHeader.create("grpc-status", "0"))));
+                lastChunkWith(RawHeader.create("grpc-status", "0")))));
+        BodyStreams.Recording recording = new BodyStreams.Recording(10);
 
-        BodyStreams.Prefixed read = BodyStreams.readUpTo(chunked, 10, MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        HttpRequest sent = recording.record(request);
+        assertThat(recording.replayable()).as("before the body was read").isFalse();
+        assertThat(parts(sent)).hasSize(3);
 
-        assertThat(read.whole()).isTrue();
+        assertThat(recording.replayable()).isTrue();
         for (int replay = 0; replay < 2; replay++) {
-            List<HttpEntity.ChunkStreamPart> parts = ((org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked) read.entity())
-                    .getChunks().runWith(Sink.seq(), MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
-            assertThat(parts).hasSize(3);
+            List<HttpEntity.ChunkStreamPart> parts = parts(recording.replay(request));
+            assertThat(parts).extracting(part -> part.data().utf8String()).containsExactly("ab", "cd", "");
             assertThat(parts.get(2).isLastChunk()).isTrue();
             assertThat(parts.get(2).getTrailerHeaders()).extracting(h -> h.value()).containsExactly("0");
         }
+    }
+
+    @Test
+    void aBodyLargerThanTheLimitPassesWholeButCannotBeReplayed() throws Exception {
+        HttpRequest request = HttpRequest.POST("/").withEntity(HttpEntities.createChunked(ContentTypes.APPLICATION_OCTET_STREAM,
+                Source.from(List.of(ByteString.fromString("0123"), ByteString.fromString("4567"), ByteString.fromString("89")))));
+        BodyStreams.Recording recording = new BodyStreams.Recording(5);
+
+        ByteString all = recording.record(request).entity().getDataBytes()
+                .runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), MATERIALIZER).toCompletableFuture()
+                .get(5, TimeUnit.SECONDS);
+
+        assertThat(all.utf8String()).isEqualTo("0123456789");
+        assertThat(recording.replayable()).isFalse();
+    }
+
+    private static List<HttpEntity.ChunkStreamPart> parts(HttpRequest request) throws Exception {
+        return ((org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked) request.entity()).getChunks()
+                .runWith(Sink.seq(), MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
     }
 
     @SuppressWarnings("unchecked")
@@ -58,18 +81,5 @@ class BodyStreamsTest {
                 scala.jdk.javaapi.CollectionConverters.asScala(
                         List.of((org.apache.pekko.http.scaladsl.model.HttpHeader) (Object) trailer)).toList();
         return new org.apache.pekko.http.scaladsl.model.HttpEntity.LastChunk("", trailers);
-    }
-
-    @Test
-    void aBodyLargerThanTheLimitStreamsOnceWithNothingLost() throws Exception {
-        HttpEntity unknownLength = HttpEntities.createChunked(ContentTypes.APPLICATION_OCTET_STREAM, Source.from(List.of(
-                ByteString.fromString("0123"), ByteString.fromString("4567"), ByteString.fromString("89"))));
-
-        BodyStreams.Prefixed read = BodyStreams.readUpTo(unknownLength, 5, MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);
-
-        assertThat(read.whole()).isFalse();
-        ByteString all = read.entity().getDataBytes().runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), MATERIALIZER)
-                .toCompletableFuture().get(5, TimeUnit.SECONDS);
-        assertThat(all.utf8String()).isEqualTo("0123456789");
     }
 }

@@ -29,8 +29,6 @@ class MeshConformanceTest {
     private MeshHarness mesh;
     private SidecarProcess web;
     private SidecarProcess ledgerDown;
-    private int greeterApp;
-    private int strictApp;
 
     @BeforeAll
     void startMesh() throws Exception {
@@ -38,8 +36,8 @@ class MeshConformanceTest {
             throw new IllegalStateException("the third-party peers are missing: run e2e/peers/install.sh (as root) first");
         }
         mesh = MeshHarness.start();
-        greeterApp = MeshHarness.freePort();
-        strictApp = MeshHarness.freePort();
+        int greeterApp = MeshHarness.freePort();
+        int strictApp = MeshHarness.freePort();
         int ledgerApp = MeshHarness.freePort();
         mesh.launchPeer("grpc-js-server", List.of("node", GRPC.resolve("server.js").toString(), Integer.toString(greeterApp)));
         mesh.launchPeer("grpc-js-ledger", List.of("node", GRPC.resolve("server.js").toString(), Integer.toString(ledgerApp)));

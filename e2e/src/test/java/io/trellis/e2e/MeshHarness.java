@@ -123,9 +123,29 @@ final class MeshHarness implements AutoCloseable {
         return null;
     }
 
-    /** Starts a sidecar for {@code service} in front of an app on 127.0.0.1:{@code appPort}. */
+    /**
+     * Starts a sidecar for {@code service} in front of an app on 127.0.0.1:{@code appPort}. Its ports are picked free
+     * just before it starts, and another process may take one in between (outgoing connections draw source ports from
+     * the same range): a sidecar that exits because it cannot bind is started again on new ports, at most twice.
+     */
     SidecarProcess startSidecar(String service, int appPort, String... extraArgs) throws Exception {
         String address = "127.0.0." + nextAddress++;
+        for (int tries = 1; ; tries++) {
+            SidecarProcess sidecar = newSidecar(service, address, appPort, extraArgs);
+            try {
+                sidecar.start();
+                return sidecar;
+            } catch (AssertionError notReady) {
+                String why = notReady.getMessage() == null ? "" : notReady.getMessage();
+                if (tries == 3 || !why.contains("exited") || !(why.contains("cannot bind") || why.contains("Address already in use"))) {
+                    throw notReady;
+                }
+                System.err.println("e2e: " + service + " sidecar could not bind a port picked for it; trying new ports");
+            }
+        }
+    }
+
+    private SidecarProcess newSidecar(String service, String address, int appPort, String... extraArgs) throws IOException {
         Map<String, Integer> upstreams = new LinkedHashMap<>();
         List<String> args = new ArrayList<>(List.of("--service", service, "--app-port", Integer.toString(appPort),
                 "--token-file", joinToken(service).toString(), "--ca-bundle", bundleFile.toString(),
@@ -144,9 +164,7 @@ final class MeshHarness implements AutoCloseable {
                 args.add(extraArgs[i]);
             }
         }
-        SidecarProcess sidecar = new SidecarProcess(this, service, address, args, upstreams);
-        sidecar.start();
-        return sidecar;
+        return new SidecarProcess(this, service, address, args, upstreams);
     }
 
     /** Launches a sidecar JVM with {@code args}; its output goes to {@code log}. */

@@ -33,13 +33,22 @@ final class SidecarProcess {
     void start() throws Exception {
         process = harness.launchSidecar(args, harness.work().resolve(logName()));
         starts++;
-        MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready\n" + harness.logTail(logName()), () -> {
-            try {
-                return admin("/healthz/ready").statusCode() == 200;
-            } catch (IOException e) {
-                return false;
-            }
-        });
+        try {
+            MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready", () -> {
+                if (!process.isAlive()) {
+                    throw new AssertionError(service + " sidecar exited with " + process.exitValue() + " before it was ready:\n"
+                            + harness.logTail(logName()));
+                }
+                try {
+                    return admin("/healthz/ready").statusCode() == 200;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+        } catch (AssertionError notReady) {
+            // The log as it is now, not as it was when the wait began.
+            throw new AssertionError(notReady.getMessage() + "\n" + harness.logTail(logName()), notReady);
+        }
     }
 
     /** SIGTERM, and wait for the process to exit. */

@@ -170,12 +170,24 @@ class MeshKafkaTest {
         mesh.launchPeer("recording-app", List.of("/usr/bin/python3",
                 MeshHarness.peers().resolve("recording_http_app.py").toString(), Integer.toString(port)));
         MeshHarness.await(Duration.ofSeconds(20), "the python app to listen", () -> peerLog("recording-app").contains("ready"));
-        SidecarProcess ledger = subscriber("ledger", port, "originform");
+        SidecarProcess ledger = mesh.startSidecar("ledger", port, "--kafka-bootstrap", broker.bootstrap());
+        mesh.apply(subscription("ledger", "originform", "path: /events"));
 
-        assertThat(publish(orders, "originform", "application/json", "{\"n\":1}").statusCode()).isEqualTo(204);
-
-        MeshHarness.await(Duration.ofSeconds(60), "the event at the python app\n" + ledger.logTail(),
-                () -> peerLog("recording-app").contains("requestline"));
+        // Publish until one arrives (one event every 2 s, for at most 60 s): the subscription takes effect once the
+        // sidecar has it and its consumer has joined the group, which this test does not need to time.
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        long nextPublish = System.nanoTime();
+        while (!peerLog("recording-app").contains("requestline")) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("no event reached the python app within 60 s (proxy status "
+                        + mesh.proxyStatus("ledger") + ")\n" + ledger.logTail());
+            }
+            if (System.nanoTime() - nextPublish >= 0) {
+                assertThat(publish(orders, "originform", "application/json", "{\"n\":1}").statusCode()).isEqualTo(204);
+                nextPublish = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            }
+            Thread.sleep(100);
+        }
         JsonNode seen = MeshHarness.JSON.readTree(peerLog("recording-app").lines().filter(l -> l.contains("requestline"))
                 .findFirst().orElseThrow());
         assertThat(seen.get("requestline").asText()).isEqualTo("POST /events HTTP/1.1");
@@ -422,8 +434,13 @@ class MeshKafkaTest {
         List<String> lines = new ArrayList<>(List.of("path: /events"));
         lines.addAll(List.of(specLines));
         mesh.apply(subscription(service, topic, lines.toArray(String[]::new)));
-        MeshHarness.await(Duration.ofSeconds(20), "the subscription at " + service,
-                () -> metric(sidecar, "trellis_config_version") > version);
+        try {
+            MeshHarness.await(Duration.ofSeconds(60), "the subscription at " + service,
+                    () -> metric(sidecar, "trellis_config_version") > version);
+        } catch (AssertionError notApplied) {
+            throw new AssertionError(notApplied.getMessage() + " (config version still " + metric(sidecar, "trellis_config_version")
+                    + ", proxy status " + mesh.proxyStatus(service) + ")\n" + sidecar.logTail(), notApplied);
+        }
         return sidecar;
     }
 

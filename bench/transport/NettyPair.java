@@ -257,41 +257,93 @@ public final class NettyPair {
         /** Called on {@code loop} only, so the map needs no lock. */
         Future<Channel> get(EventLoop loop) {
             Future<Channel> existing = byLoop.get(loop);
-            if (existing != null && (!existing.isDone() || (existing.isSuccess() && existing.getNow().isActive()))) {
+            if (usable(existing)) {
                 return existing;
             }
             Promise<Channel> ready = loop.newPromise();
             byLoop.put(loop, ready);
-            new Bootstrap().group(loop).channel(EpollSocketChannel.class).option(ChannelOption.TCP_NODELAY, true)
-                    .handler(new ChannelInitializer<>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            var ssl = tls.newHandler(ch.alloc(), "127.0.0.1", port);
-                            ch.pipeline().addLast(ssl, Http2FrameCodecBuilder.forClient().initialSettings(windows()).build(),
-                                    new ConnectionWindow(),
-                                    new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-                            ssl.handshakeFuture().addListener(f -> {
-                                if (f.isSuccess()) {
-                                    ready.trySuccess(ch);
-                                } else {
-                                    ready.tryFailure(f.cause());
-                                }
-                            });
-                        }
-                    })
-                    .connect("127.0.0.1", port).addListener((ChannelFuture f) -> {
-                        if (!f.isSuccess()) {
-                            ready.tryFailure(f.cause());
-                        }
-                    });
+            // Usable once TLS is up, not merely once TCP is.
+            connect(loop, port, ch -> {
+                var ssl = tls.newHandler(ch.alloc(), "127.0.0.1", port);
+                ch.pipeline().addLast(ssl, Http2FrameCodecBuilder.forClient().initialSettings(windows()).build(),
+                        new ConnectionWindow(), new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                ssl.handshakeFuture().addListener(f -> {
+                    if (f.isSuccess()) {
+                        ready.trySuccess(ch);
+                    } else {
+                        ready.tryFailure(f.cause());
+                    }
+                });
+            }).addListener(f -> {
+                if (!f.isSuccess()) {
+                    ready.tryFailure(f.cause());
+                }
+            });
             return ready;
         }
     }
 
+    /** True while {@code connection} is being opened, or is open. */
+    static boolean usable(Future<Channel> connection) {
+        return connection != null && (!connection.isDone() || (connection.isSuccess() && connection.getNow().isActive()));
+    }
+
+    /** A TCP connection to 127.0.0.1:{@code port} on {@code loop}, its pipeline set up by {@code init}. */
+    static Future<Channel> connect(EventLoop loop, int port, java.util.function.Consumer<Channel> init) {
+        Promise<Channel> connected = loop.newPromise();
+        new Bootstrap().group(loop).channel(EpollSocketChannel.class).option(ChannelOption.TCP_NODELAY, true)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        init.accept(ch);
+                    }
+                })
+                .connect("127.0.0.1", port).addListener((ChannelFuture f) -> {
+                    if (f.isSuccess()) {
+                        connected.trySuccess(f.channel());
+                    } else {
+                        connected.tryFailure(f.cause());
+                    }
+                });
+        return connected;
+    }
+
+    /** A new HTTP/2 stream on {@code connection} whose answer is written to {@code answerTo} ({@link Answer}). */
+    static Future<Http2StreamChannel> openStream(Channel connection, Channel answerTo, Runnable onAnswered) {
+        return new Http2StreamChannelBootstrap(connection).handler(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel stream) {
+                stream.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false), new Answer(answerTo, onAnswered));
+            }
+        }).open();
+    }
+
+    /**
+     * The side of an exchange that reads the request and forwards it through {@link #relay}: flushes what a read
+     * burst forwarded, and reads the response's way back only while this channel can take it.
+     */
+    abstract static class Forwarding extends ChannelInboundHandlerAdapter {
+        protected Relay relay;
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (relay != null) {
+                relay.flush();
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            Channel sink = relay == null ? null : relay.sink();
+            if (sink != null) {
+                sink.config().setAutoRead(ctx.channel().isWritable());
+            }
+        }
+    }
+
     /** The app's HTTP/1.1 connection to the client sidecar: each request becomes a stream to the peer. */
-    static final class AppSide extends ChannelInboundHandlerAdapter {
+    static final class AppSide extends Forwarding {
         private final PeerConnections peers;
-        private Relay relay;
         private boolean answered;
 
         AppSide(PeerConnections peers) {
@@ -311,13 +363,7 @@ public final class NettyPair {
                         respond(ctx, HttpResponseStatus.BAD_GATEWAY);
                         return;
                     }
-                    new Http2StreamChannelBootstrap(peer.getNow()).handler(new ChannelInitializer<Http2StreamChannel>() {
-                        @Override
-                        protected void initChannel(Http2StreamChannel stream) {
-                            stream.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false),
-                                    new Answer(ctx.channel(), () -> answered = true));
-                        }
-                    }).open().addListener((Future<Http2StreamChannel> stream) -> {
+                    openStream(peer.getNow(), ctx.channel(), () -> answered = true).addListener((Future<Http2StreamChannel> stream) -> {
                         if (stream.isSuccess()) {
                             current.opened(stream.getNow());
                         } else {
@@ -335,21 +381,6 @@ public final class NettyPair {
                 }
             } else if (msg instanceof HttpRequest) {
                 relay.forward(msg);
-            }
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext ctx) {
-            if (relay != null) {
-                relay.flush();
-            }
-        }
-
-        @Override
-        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            Channel stream = relay == null ? null : relay.sink();
-            if (stream != null) {
-                stream.config().setAutoRead(ctx.channel().isWritable());
             }
         }
 
@@ -436,10 +467,10 @@ public final class NettyPair {
         Future<Channel> acquire(EventLoop loop) {
             if (h2c) {
                 Future<Channel> existing = multiplexed.get(loop);
-                if (existing != null && (!existing.isDone() || (existing.isSuccess() && existing.getNow().isActive()))) {
+                if (usable(existing)) {
                     return existing;
                 }
-                Future<Channel> opened = connect(loop, ch -> ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
+                Future<Channel> opened = connect(loop, port, ch -> ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
                         new Http2MultiplexHandler(new ChannelInboundHandlerAdapter())));
                 multiplexed.put(loop, opened);
                 return opened;
@@ -451,7 +482,7 @@ public final class NettyPair {
                     return loop.newSucceededFuture(channel);
                 }
             }
-            return connect(loop, ch -> ch.pipeline().addLast(new HttpClientCodec()));
+            return connect(loop, port, ch -> ch.pipeline().addLast(new HttpClientCodec()));
         }
 
         void release(Channel channel) {
@@ -460,30 +491,11 @@ public final class NettyPair {
             }
         }
 
-        private Future<Channel> connect(EventLoop loop, java.util.function.Consumer<Channel> init) {
-            Promise<Channel> ready = loop.newPromise();
-            new Bootstrap().group(loop).channel(EpollSocketChannel.class).option(ChannelOption.TCP_NODELAY, true)
-                    .handler(new ChannelInitializer<>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            init.accept(ch);
-                        }
-                    })
-                    .connect("127.0.0.1", port).addListener((ChannelFuture f) -> {
-                        if (f.isSuccess()) {
-                            ready.trySuccess(f.channel());
-                        } else {
-                            ready.tryFailure(f.cause());
-                        }
-                    });
-            return ready;
-        }
     }
 
     /** One stream from the peer sidecar: forwarded to the app, the answer written back on the stream. */
-    static final class PeerSide extends ChannelInboundHandlerAdapter {
+    static final class PeerSide extends Forwarding {
         private final AppConnections app;
-        private Relay relay;
         private Channel appChannel;
         private boolean answered;
         private boolean requestSent;
@@ -506,13 +518,7 @@ public final class NettyPair {
                         return;
                     }
                     if (app.h2c()) {
-                        new Http2StreamChannelBootstrap(connected.getNow()).handler(new ChannelInitializer<Http2StreamChannel>() {
-                            @Override
-                            protected void initChannel(Http2StreamChannel stream) {
-                                stream.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false),
-                                        new Answer(ctx.channel(), () -> answered = true));
-                            }
-                        }).open().addListener((Future<Http2StreamChannel> stream) -> {
+                        openStream(connected.getNow(), ctx.channel(), () -> answered = true).addListener((Future<Http2StreamChannel> stream) -> {
                             if (stream.isSuccess()) {
                                 appChannel = stream.getNow();
                                 relay.opened(appChannel);
@@ -550,20 +556,6 @@ public final class NettyPair {
                 appChannel.flush();
                 appChannel.pipeline().remove("answer");
                 app.release(appChannel);
-            }
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext ctx) {
-            if (relay != null) {
-                relay.flush();
-            }
-        }
-
-        @Override
-        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (appChannel != null) {
-                appChannel.config().setAutoRead(ctx.channel().isWritable());
             }
         }
 

@@ -175,18 +175,21 @@ class MeshKafkaTest {
 
         // Publish until one arrives (one event every 2 s, for at most 60 s): the subscription takes effect once the
         // sidecar has it and its consumer has joined the group, which this test does not need to time.
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        long nextPublish = System.nanoTime();
-        while (!peerLog("recording-app").contains("requestline")) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("no event reached the python app within 60 s (proxy status "
-                        + mesh.proxyStatus("ledger") + ")\n" + ledger.logTail());
-            }
-            if (System.nanoTime() - nextPublish >= 0) {
-                assertThat(publish(orders, "originform", "application/json", "{\"n\":1}").statusCode()).isEqualTo(204);
-                nextPublish = System.nanoTime() + Duration.ofSeconds(2).toNanos();
-            }
-            Thread.sleep(100);
+        long[] nextPublish = {System.nanoTime()};
+        try {
+            MeshHarness.await(Duration.ofSeconds(60), "an event delivered to the python app", () -> {
+                if (peerLog("recording-app").contains("requestline")) {
+                    return true;
+                }
+                if (System.nanoTime() - nextPublish[0] >= 0) {
+                    nextPublish[0] = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+                    assertThat(publishQuietly("originform", "{\"n\":1}")).isEqualTo(204);
+                }
+                return false;
+            });
+        } catch (AssertionError notDelivered) {
+            throw new AssertionError(notDelivered.getMessage() + " (proxy status " + mesh.proxyStatus("ledger") + ")\n"
+                    + ledger.logTail(), notDelivered);
         }
         JsonNode seen = MeshHarness.JSON.readTree(peerLog("recording-app").lines().filter(l -> l.contains("requestline"))
                 .findFirst().orElseThrow());
@@ -194,6 +197,15 @@ class MeshKafkaTest {
         assertThat(seen.get("host").asText()).isEqualTo("127.0.0.1:" + port);
         assertThat(seen.get("body_bytes").asInt()).isPositive();
         ledger.stop();
+    }
+
+    /** {@code publish} from orders for a condition that cannot throw checked exceptions; its status. */
+    private int publishQuietly(String topic, String json) {
+        try {
+            return publish(orders, topic, "application/json", json).statusCode();
+        } catch (Exception e) {
+            throw new AssertionError("publishing to " + topic + " failed: " + e.getMessage(), e);
+        }
     }
 
     private String peerLog(String name) {

@@ -36,8 +36,7 @@ final class SidecarProcess {
         try {
             MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready", () -> {
                 if (!process.isAlive()) {
-                    throw new AssertionError(service + " sidecar exited with " + process.exitValue() + " before it was ready:\n"
-                            + harness.logTail(logName()));
+                    throw new AssertionError(service + " sidecar exited with " + process.exitValue() + " before it was ready");
                 }
                 try {
                     return admin("/healthz/ready").statusCode() == 200;

@@ -22,6 +22,14 @@ public final class RetryRule {
     private static final Map<String, String> GRPC_CONDITIONS = Map.of("1", "cancelled", "4", "deadline-exceeded",
             "8", "resource-exhausted", "13", "internal", "14", "unavailable");
 
+    /**
+     * The peer sidecar's own refusals ({@code trellis-error}) that mean the same as a failure of ours: it stopped at
+     * the deadline we sent it (our attempt timeout), it could not connect to its app (the request never reached the
+     * app), or it refused the request before forwarding it, not being ready (a REFUSED_STREAM in effect).
+     */
+    private static final Map<String, String> PEER_CONDITIONS = Map.of(ProxyError.UPSTREAM_TIMEOUT.code(), "per-try-timeout",
+            ProxyError.UPSTREAM_CONNECT_FAILURE.code(), "connect-failure", ProxyError.IDENTITY_UNAVAILABLE.code(), "refused-stream");
+
     private RetryRule() {
     }
 
@@ -45,18 +53,11 @@ public final class RetryRule {
                 default -> Optional.empty();
             };
         }
-        String peerError = fromPeerSidecar ? response.getHeader(ErrorResponses.ERROR_HEADER).map(h -> h.value()).orElse("") : "";
-        if (peerError.equals(ProxyError.UPSTREAM_TIMEOUT.code())) {
-            // The peer sidecar stopped at the deadline we sent it: the same event as our own attempt timeout.
-            return Optional.of("per-try-timeout");
-        }
-        if (peerError.equals(ProxyError.UPSTREAM_CONNECT_FAILURE.code())) {
-            // The peer sidecar could not connect to its app: the request never reached it, as with our own connect failure.
-            return Optional.of("connect-failure");
-        }
-        if (peerError.equals(ProxyError.IDENTITY_UNAVAILABLE.code())) {
-            // The peer sidecar refused the request before forwarding it (not ready yet): an HTTP/2 REFUSED_STREAM in effect.
-            return Optional.of("refused-stream");
+        if (fromPeerSidecar) {
+            Optional<String> peer = response.getHeader(ErrorResponses.ERROR_HEADER).map(h -> PEER_CONDITIONS.get(h.value()));
+            if (peer.isPresent()) {
+                return peer;
+            }
         }
         int status = response.status().intValue();
         if (status >= 500) {

@@ -148,13 +148,8 @@ public final class ProxyMetrics {
      */
     public void breakerState(String service, String subset, int state) {
         try {
-            gauges.computeIfAbsent("trellis.circuit.state|" + service + '|' + subset, k -> {
-                AtomicLong holder = new AtomicLong();
-                Gauge.builder("trellis.circuit.state", holder, AtomicLong::get)
-                        .description("Circuit breaker state per backend set: 0 closed, 1 open, 2 half-open")
-                        .tag("service", service).tag("subset", subset).register(registry);
-                return holder;
-            }).set(state);
+            gauge("trellis.circuit.state", "Circuit breaker state per backend set: 0 closed, 1 open, 2 half-open",
+                    "service", service, "subset", subset).set(state);
         } catch (RuntimeException e) {
             // Recording must never break the data path (this runs on state transitions inside requests).
         }
@@ -224,10 +219,11 @@ public final class ProxyMetrics {
         }
     }
 
-    private AtomicLong gauge(String name, String description, String tag, String value) {
-        return gauges.computeIfAbsent(name + '|' + value, k -> {
+    /** The gauge {@code name} with {@code tags} (key, value, key, value...), registered on first use. */
+    private AtomicLong gauge(String name, String description, String... tags) {
+        return gauges.computeIfAbsent(name + '|' + String.join("|", tags), k -> {
             AtomicLong holder = new AtomicLong();
-            Gauge.builder(name, holder, AtomicLong::get).description(description).tag(tag, value).register(registry);
+            Gauge.builder(name, holder, AtomicLong::get).description(description).tags(tags).register(registry);
             return holder;
         });
     }

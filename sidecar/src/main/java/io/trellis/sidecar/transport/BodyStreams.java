@@ -104,7 +104,7 @@ public final class BodyStreams {
         private final List<Object> elements = new ArrayList<>();
         private long bytes;
         private boolean overflowed;
-        private volatile boolean complete;
+        private boolean complete;
 
         /** A recording of at most {@code limit} bytes. */
         public Recording(long limit) {
@@ -116,22 +116,17 @@ public final class BodyStreams {
             return mapRequest(request, new Operator() {
                 @Override
                 public <T> Source<T, Object> apply(Source<T, Object> body) {
-                    return body.map(element -> {
+                    return onEnd(Recording.this::ended).apply(body.map(element -> {
                         keep(element);
                         return element;
-                    }).concatLazy(Source.lazySource(() -> {
-                        complete = true;
-                        return Source.<T>empty();
-                    })).mapMaterializedValue(m -> (Object) m);
+                    }));
                 }
             });
         }
 
         /** True once the whole body was read and fits the limit. */
-        public boolean replayable() {
-            synchronized (this) {
-                return complete && !overflowed;
-            }
+        public synchronized boolean replayable() {
+            return complete && !overflowed;
         }
 
         /** {@code request} with the recorded body in place of its own; only when {@link #replayable}. */
@@ -147,6 +142,10 @@ public final class BodyStreams {
                     return Source.from((List<T>) copy).mapMaterializedValue(m -> (Object) m);
                 }
             });
+        }
+
+        private synchronized void ended(boolean readToEnd) {
+            complete = readToEnd;
         }
 
         private synchronized void keep(Object element) {

@@ -151,14 +151,19 @@ final class MeshHarness implements AutoCloseable {
                 "--token-file", joinToken(service).toString(), "--ca-bundle", bundleFile.toString(),
                 "--control-plane", "127.0.0.1:" + grpcPort, "--bind-address", address,
                 "--inbound-port", Integer.toString(freePort()), "--outbound-port", Integer.toString(freePort()),
+                "--tunnel-port", Integer.toString(freePort()),
                 "--admin-port", Integer.toString(freePort()), "--admin-address", "127.0.0.1",
                 "--api-port", Integer.toString(freePort()), "--state-dir", work.resolve("state-" + service + "-" + address).toString(),
                 "--drain-timeout", "5s"));
         for (int i = 0; i < extraArgs.length; i++) {
             if (extraArgs[i].equals("--upstream")) {
+                // NAME (HTTP) or NAME[:PORT]/tcp: the harness picks the local port.
                 int port = freePort();
-                upstreams.put(extraArgs[i + 1], port);
-                args.addAll(List.of("--upstream", extraArgs[i + 1] + "=" + port));
+                String target = extraArgs[i + 1];
+                boolean tcp = target.endsWith("/tcp");
+                String name = tcp ? target.substring(0, target.length() - 4) : target;
+                upstreams.put(name, port);
+                args.addAll(List.of("--upstream", name + "=" + port + (tcp ? "/tcp" : "")));
                 i++;
             } else {
                 args.add(extraArgs[i]);
@@ -169,7 +174,9 @@ final class MeshHarness implements AutoCloseable {
 
     /** Launches a sidecar JVM with {@code args}; its output goes to {@code log}. */
     Process launchSidecar(List<String> args, Path log) throws IOException {
-        return launch("sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k", "-XX:+UseSerialGC"), args, log);
+        // Paranoid leak detection: every Netty buffer the sidecar leaks is reported in its log (MeshTcpTest checks).
+        return launch("sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k", "-XX:+UseSerialGC",
+                "-Dio.netty.leakDetection.level=paranoid"), args, log);
     }
 
     /** Launches a process of the sample apps module (an app, or the local Kafka broker); output goes to {@code log}. */
@@ -191,6 +198,11 @@ final class MeshHarness implements AutoCloseable {
     /** The directory of the third-party peers ({@code e2e/peers}, installed by {@code e2e/peers/install.sh}). */
     static Path peers() {
         return ROOT.resolve("e2e/peers");
+    }
+
+    /** The mesh's trust bundle (PEM), as the sidecars were given it. */
+    Path caBundle() {
+        return bundleFile;
     }
 
     /** The harness's scratch directory. */

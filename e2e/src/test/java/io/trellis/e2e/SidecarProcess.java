@@ -131,8 +131,17 @@ final class SidecarProcess {
         return harness.logTail(logName());
     }
 
+    /** The whole log so far. */
+    String log() throws IOException {
+        return java.nio.file.Files.readString(harness.work().resolve(logName()));
+    }
+
     private String logName() {
         return "sidecar-" + service + ".log";
+    }
+
+    int tunnelPort() {
+        return port("--tunnel-port");
     }
 
     private int port(String flag) {

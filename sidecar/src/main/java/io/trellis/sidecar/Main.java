@@ -33,10 +33,12 @@ public final class Main {
             new Flag("--bind-address", "bind-address", false, "inbound listener address, announced to peers (127.0.0.1)"),
             new Flag("--outbound-port", "outbound-port", false, "app-facing outbound port on 127.0.0.1 (15001)"),
             new Flag("--inbound-port", "inbound-port", false, "mTLS inbound port (15006)"),
+            new Flag("--tunnel-port", "tunnel-port", false, "mTLS port for opaque TCP from other sidecars (15008)"),
             new Flag("--admin-port", "admin-port", false, "health and metrics port (15020)"),
             new Flag("--admin-address", "admin-address", false, "admin listener address (0.0.0.0)"),
             new Flag("--api-port", "api-port", false, "local sidecar API port on 127.0.0.1 (15002)"),
-            new Flag("--upstream", "upstreams", true, "NAME=LOCALPORT: a local port that reaches NAME (repeatable)"),
+            new Flag("--upstream", "upstreams", true, "NAME=LOCALPORT (HTTP) or NAME[:PORT]=LOCALPORT/tcp: a local port"
+                    + " that reaches NAME (repeatable)"),
             new Flag("--state-dir", "state-dir", false, "where key, certificate and last snapshot are kept"),
             new Flag("--label", "labels", true, "k=v label announced to the control plane (repeatable)"),
             new Flag("--app-protocol", "app-protocol", false, "auto, http1 or h2c (auto: gRPC over h2c, rest HTTP/1.1)"),

@@ -27,6 +27,9 @@ import io.trellis.sidecar.kafka.KafkaBridge;
 import io.trellis.sidecar.lifecycle.Drainer;
 import io.trellis.sidecar.outbound.OutboundPipeline;
 import io.trellis.sidecar.outbound.OutboundServer;
+import io.trellis.sidecar.tcp.TcpUpstreams;
+import io.trellis.sidecar.tcp.TunnelServer;
+import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -64,16 +67,20 @@ public final class Sidecar implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final InboundServer inbound;
     private final OutboundServer outbound;
+    private final TunnelServer tunnel;
+    private final TcpUpstreams tcpUpstreams;
     private final AdminServer admin;
     private final LocalApiServer api;
     private final WorkloadIdentity identity;
     private final Readiness readiness;
 
-    private Sidecar(ActorSystem<Void> system, InboundServer inbound, OutboundServer outbound, AdminServer admin,
-            LocalApiServer api, WorkloadIdentity identity, Readiness readiness) {
+    private Sidecar(ActorSystem<Void> system, InboundServer inbound, OutboundServer outbound, TunnelServer tunnel,
+            TcpUpstreams tcpUpstreams, AdminServer admin, LocalApiServer api, WorkloadIdentity identity, Readiness readiness) {
         this.system = system;
         this.inbound = inbound;
         this.outbound = outbound;
+        this.tunnel = tunnel;
+        this.tcpUpstreams = tcpUpstreams;
         this.admin = admin;
         this.api = api;
         this.identity = identity;
@@ -109,7 +116,13 @@ public final class Sidecar implements AutoCloseable {
         InboundServer inbound = await(InboundServer.bind(system, identity, inboundPipeline, config.bindAddress(),
                 config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
         OutboundServer outbound = await(OutboundServer.bind(system, outboundPipeline, config.outboundPort(),
-                config.declaredUpstreams()), "outbound listeners on 127.0.0.1");
+                config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1");
+        // Opaque TCP runs on Netty (docs/architecture.md: the transport decision); HTTP moves there next.
+        EventLoops loops = EventLoops.start(Math.min(2, Runtime.getRuntime().availableProcessors()));
+        TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
+                config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort());
+        TcpUpstreams tcpUpstreams = await(TcpUpstreams.bind(loops, identity, tables, metrics, config.namespace(),
+                config.declaredUpstreams()), "TCP upstream listeners on 127.0.0.1");
         AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort());
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
@@ -125,13 +138,14 @@ public final class Sidecar implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        Drainer.register(system, readiness, inbound, outbound, config.drainTimeout(), () -> kafka.drain(config.drainTimeout()), () -> {
-            outboundPipeline.close();
-            inboundPipeline.close();
-            blocking.shutdown();
-            return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture(),
-                    kafka.close().toCompletableFuture());
-        });
+        Drainer.register(system, readiness, inbound, outbound, List.of(tunnel, tcpUpstreams), config.drainTimeout(),
+                () -> kafka.drain(config.drainTimeout()), () -> {
+                    outboundPipeline.close();
+                    inboundPipeline.close();
+                    blocking.shutdown();
+                    return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture(),
+                            kafka.close().toCompletableFuture(), loops.stop().toCompletableFuture());
+                });
 
         ControlPlaneChannel channel = new ControlPlaneChannel(config.controlPlaneHost(), config.controlPlanePort(), identity,
                 clock, system);
@@ -142,6 +156,7 @@ public final class Sidecar implements AutoCloseable {
                 .setNamespace(config.namespace())
                 .setAddress(advertisedAddress(config.bindAddress()))
                 .setInboundPort(inbound.port())
+                .setTunnelPort(tunnel.port())
                 .putAllLabels(config.labelMap())
                 .setProxyVersion(Sidecar.class.getPackage().getImplementationVersion() == null ? "dev"
                         : Sidecar.class.getPackage().getImplementationVersion())
@@ -151,9 +166,10 @@ public final class Sidecar implements AutoCloseable {
                         renewals),
                 () -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
                 "guardian", Props.empty());
-        LOG.info("sidecar for {} up: inbound {}:{}, outbound 127.0.0.1:{}, admin {}:{}, api 127.0.0.1:{}", self,
-                config.bindAddress(), inbound.port(), outbound.port(), config.adminAddress(), admin.port(), api.port());
-        return new Sidecar(system, inbound, outbound, admin, api, identity, readiness);
+        LOG.info("sidecar for {} up: inbound {}:{}, tunnel {}:{}, outbound 127.0.0.1:{}, admin {}:{}, api 127.0.0.1:{}", self,
+                config.bindAddress(), inbound.port(), config.bindAddress(), tunnel.port(), outbound.port(),
+                config.adminAddress(), admin.port(), api.port());
+        return new Sidecar(system, inbound, outbound, tunnel, tcpUpstreams, admin, api, identity, readiness);
     }
 
     /** The inbound (mTLS) port. */
@@ -166,9 +182,14 @@ public final class Sidecar implements AutoCloseable {
         return outbound.port();
     }
 
-    /** The port of the listener declared with {@code --upstream service=PORT}. */
+    /** The port of the listener declared as {@code --upstream NAME=PORT} (HTTP) or {@code NAME[:PORT]=PORT/tcp}, by NAME[:PORT]. */
     public int upstreamPort(String service) {
-        return outbound.upstreamPort(service);
+        return tcpUpstreams.port(service).orElseGet(() -> outbound.upstreamPort(service));
+    }
+
+    /** The opaque-TCP tunnel port. */
+    public int tunnelPort() {
+        return tunnel.port();
     }
 
     /** The admin port. */

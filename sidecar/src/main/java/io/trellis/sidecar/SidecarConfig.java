@@ -29,10 +29,12 @@ import java.util.regex.Pattern;
  * @param bindAddress the address the inbound listener binds to and announces to other sidecars
  * @param outboundPort the app-facing outbound listener (127.0.0.1)
  * @param inboundPort the mTLS inbound listener (on {@code bindAddress})
+ * @param tunnelPort the mTLS listener for opaque TCP from other sidecars (on {@code bindAddress})
  * @param adminPort the read-only admin listener (health, metrics)
  * @param adminAddress the address the admin listener binds to
  * @param apiPort the local sidecar API (127.0.0.1)
- * @param upstreams NAME=LOCALPORT pairs: one 127.0.0.1 listener per pair, routed to NAME
+ * @param upstreams {@code NAME=LOCALPORT} (HTTP) or {@code NAME[:PORT]=LOCALPORT/tcp} (opaque TCP to the service's
+ *     declared TCP port PORT, by default its first): one 127.0.0.1 listener each, routed to NAME
  * @param stateDir where the key, certificate and last accepted snapshot are kept (0700/0600)
  * @param labels k=v labels announced to the control plane (subsets select on them)
  * @param drainTimeout how long in-flight requests may run after SIGTERM
@@ -52,6 +54,7 @@ public record SidecarConfig(
         @Bindable(defaultValue = "127.0.0.1") String bindAddress,
         @Bindable(defaultValue = "15001") int outboundPort,
         @Bindable(defaultValue = "15006") int inboundPort,
+        @Bindable(defaultValue = "15008") int tunnelPort,
         @Bindable(defaultValue = "15020") int adminPort,
         @Bindable(defaultValue = "0.0.0.0") String adminAddress,
         @Bindable(defaultValue = "15002") int apiPort,
@@ -63,10 +66,20 @@ public record SidecarConfig(
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern HOST_PORT_LIST = Pattern.compile("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}(,[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5})*");
+    private static final Pattern UPSTREAM = Pattern.compile("([^=:/]+)(?::(\\d{1,5}))?=(\\d{1,5})(/tcp)?");
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?");
 
-    /** A declared upstream: a local listener on {@code port} that reaches {@code service}. */
-    public record Upstream(String service, int port) {
+    /**
+     * A declared upstream: a local listener on {@code port} that reaches {@code service}.
+     *
+     * @param tcp true for opaque TCP, false for HTTP
+     * @param targetPort for TCP: the service's declared TCP port to reach; 0 = its first declared one
+     */
+    public record Upstream(String service, int port, boolean tcp, int targetPort) {
+        /** An HTTP upstream. */
+        public Upstream(String service, int port) {
+            this(service, port, false, 0);
+        }
     }
 
     /** Validates every field; the message names the flag and the expectation. */
@@ -91,6 +104,7 @@ public record SidecarConfig(
         }
         requirePort("--outbound-port", outboundPort);
         requirePort("--inbound-port", inboundPort);
+        requirePort("--tunnel-port", tunnelPort);
         requirePort("--admin-port", adminPort);
         requirePort("--api-port", apiPort);
         upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
@@ -122,7 +136,7 @@ public record SidecarConfig(
         return Integer.parseInt(controlPlane.substring(controlPlane.lastIndexOf(':') + 1));
     }
 
-    /** The declared upstream listeners, in flag order. */
+    /** The declared upstream listeners (HTTP and TCP), in flag order. */
     public List<Upstream> declaredUpstreams() {
         return parsedUpstreams(upstreams);
     }
@@ -135,15 +149,24 @@ public record SidecarConfig(
     private static List<Upstream> parsedUpstreams(List<String> values) {
         List<Upstream> parsed = new ArrayList<>();
         for (String value : values) {
-            int eq = value.indexOf('=');
-            String port = eq < 0 ? "" : value.substring(eq + 1);
-            if (eq <= 0 || !port.matches("\\d{1,5}")) {
-                throw new IllegalArgumentException("--upstream: " + value + " (expected NAME=LOCALPORT)");
+            java.util.regex.Matcher m = UPSTREAM.matcher(value);
+            if (!m.matches()) {
+                throw new IllegalArgumentException("--upstream: " + value
+                        + " (expected NAME=LOCALPORT for HTTP or NAME[:PORT]=LOCALPORT/tcp for opaque TCP)");
             }
-            String name = value.substring(0, eq);
+            String name = m.group(1);
+            boolean tcp = m.group(4) != null;
+            if (m.group(2) != null && !tcp) {
+                throw new IllegalArgumentException("--upstream: " + value + " (a target port is for TCP upstreams:"
+                        + " NAME:PORT=LOCALPORT/tcp)");
+            }
             requireName("--upstream", name.contains(".") ? name.substring(0, name.indexOf('.')) : name);
-            requirePort("--upstream " + name, Integer.parseInt(port));
-            parsed.add(new Upstream(name, Integer.parseInt(port)));
+            int target = m.group(2) == null ? 0 : Integer.parseInt(m.group(2));
+            if (m.group(2) != null && (target < 1 || target > 65535)) {
+                throw new IllegalArgumentException("--upstream " + name + ": target port " + target + " (expected 1-65535)");
+            }
+            requirePort("--upstream " + name, Integer.parseInt(m.group(3)));
+            parsed.add(new Upstream(name, Integer.parseInt(m.group(3)), tcp, target));
         }
         return List.copyOf(parsed);
     }

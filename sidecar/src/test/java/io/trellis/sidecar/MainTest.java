@@ -44,10 +44,24 @@ class MainTest {
     @Test
     void configValidationNamesTheFlagAndTheExpectation() {
         assertThatThrownBy(() -> config("Web_1", List.of())).hasMessageStartingWith("--service: Web_1 (expected a DNS label");
-        assertThatThrownBy(() -> config("web", List.of("inventory"))).hasMessage("--upstream: inventory (expected NAME=LOCALPORT)");
+        assertThatThrownBy(() -> config("web", List.of("inventory"))).hasMessage(
+                "--upstream: inventory (expected NAME=LOCALPORT for HTTP or NAME[:PORT]=LOCALPORT/tcp for opaque TCP)");
         assertThat(config("web", List.of("inventory=9191")).declaredUpstreams())
                 .containsExactly(new SidecarConfig.Upstream("inventory", 9191));
         assertThat(config("web", List.of()).identity()).hasToString("spiffe://cluster.local/ns/default/sa/web");
+    }
+
+    @Test
+    void tcpUpstreamsNameTheLocalPortAndOptionallyTheServicesTcpPort() {
+        assertThat(config("web", List.of("cache=16379/tcp", "db:5432=15432/tcp", "inventory=9191")).declaredUpstreams())
+                .containsExactly(new SidecarConfig.Upstream("cache", 16379, true, 0),
+                        new SidecarConfig.Upstream("db", 15432, true, 5432),
+                        new SidecarConfig.Upstream("inventory", 9191, false, 0));
+        assertThatThrownBy(() -> config("web", List.of("db:5432=15432"))).hasMessage(
+                "--upstream: db:5432=15432 (a target port is for TCP upstreams: NAME:PORT=LOCALPORT/tcp)");
+        assertThatThrownBy(() -> config("web", List.of("db:0=15432/tcp"))).hasMessage(
+                "--upstream db: target port 0 (expected 1-65535)");
+        assertThatThrownBy(() -> config("web", List.of("db=15432/udp"))).hasMessageStartingWith("--upstream: db=15432/udp (expected");
     }
 
     @Test
@@ -64,7 +78,7 @@ class MainTest {
 
     private static SidecarConfig config(String service, List<String> upstreams, String kafkaBootstrap) {
         return new SidecarConfig(service, "default", null, "cluster.local", 8000, "auto", Path.of("/t"), Path.of("/b"),
-                "127.0.0.1:15010", "127.0.0.1", 15001, 15006, 15020, "0.0.0.0", 15002, upstreams, null, List.of(),
+                "127.0.0.1:15010", "127.0.0.1", 15001, 15006, 15008, 15020, "0.0.0.0", 15002, upstreams, null, List.of(),
                 java.time.Duration.ofSeconds(10), kafkaBootstrap);
     }
 

@@ -45,7 +45,7 @@ final class ViewController {
 
     /** One proxy and its config-stream state. */
     record ProxyView(String nodeId, String service, String namespace, String identity, String address, int inboundPort,
-            Map<String, String> labels, String proxyVersion, Instant connectedSince, long lastSentVersion,
+            int tunnelPort, Map<String, String> labels, String proxyVersion, Instant connectedSince, long lastSentVersion,
             long lastAckedVersion, String status, String lastNackError) {
     }
 
@@ -77,7 +77,7 @@ final class ViewController {
         for (ProxyStatus s : registry.statuses()) {
             ProxyInstance i = s.instance();
             views.add(new ProxyView(i.nodeId(), i.service(), i.namespace(), i.identity().toString(), i.address(),
-                    i.inboundPort(), i.labels(), i.proxyVersion(), i.connectedSince(), s.lastSentVersion(),
+                    i.inboundPort(), i.tunnelPort(), i.labels(), i.proxyVersion(), i.connectedSince(), s.lastSentVersion(),
                     s.lastAckedVersion(), s.state().name(), s.lastNackError()));
         }
         return items(request, views);

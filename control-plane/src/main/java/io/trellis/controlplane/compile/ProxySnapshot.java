@@ -25,7 +25,7 @@ public record ProxySnapshot(MeshConfigSpec mesh, List<String> trustBundlePem, Li
         subscriptions = List.copyOf(subscriptions);
     }
 
-    /** A callable service: its endpoints and the traffic policy callers apply. */
+    /** A callable service: its endpoints and the traffic policy callers apply (its opaque-TCP ports among them). */
     public record Cluster(String service, String namespace, ExternalServiceSpec.Tls externalTls,
             List<Endpoint> endpoints, TrafficPolicySpec policy) {
         /** Copies endpoints. */
@@ -39,8 +39,11 @@ public record ProxySnapshot(MeshConfigSpec mesh, List<String> trustBundlePem, Li
         }
     }
 
-    /** One endpoint; {@code identity} is the SPIFFE ID its sidecar must prove (null for external). */
-    public record Endpoint(String address, int port, String identity, Map<String, String> labels, int weight) {
+    /**
+     * One endpoint; {@code identity} is the SPIFFE ID its sidecar must prove (null for external), {@code tunnelPort}
+     * its sidecar's opaque-TCP listener (0 for none, and for external endpoints).
+     */
+    public record Endpoint(String address, int port, int tunnelPort, String identity, Map<String, String> labels, int weight) {
         /** Copies labels. */
         public Endpoint {
             labels = Map.copyOf(labels);
@@ -59,11 +62,16 @@ public record ProxySnapshot(MeshConfigSpec mesh, List<String> trustBundlePem, Li
     public record NamedRule(String name, RouteSpec.Rule rule) {
     }
 
-    /** What the sidecar enforces on calls to its own service. */
-    public record Inbound(List<NamedAuthorization> authorization, TrafficPolicySpec.RateLimit rateLimit) {
-        /** Copies policies. */
+    /**
+     * What the sidecar enforces on calls to its own service; {@code tcpPorts} are the app ports callers may reach as
+     * opaque TCP.
+     */
+    public record Inbound(List<NamedAuthorization> authorization, TrafficPolicySpec.RateLimit rateLimit,
+            List<Integer> tcpPorts) {
+        /** Copies lists. */
         public Inbound {
             authorization = List.copyOf(authorization);
+            tcpPorts = List.copyOf(tcpPorts);
         }
     }
 

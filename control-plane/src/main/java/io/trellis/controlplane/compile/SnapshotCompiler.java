@@ -53,7 +53,7 @@ public final class SnapshotCompiler {
             ProxyInstance first = members.get(0);
             List<ProxySnapshot.Endpoint> endpoints = members.stream()
                     .sorted(Comparator.comparing(ProxyInstance::address).thenComparing(ProxyInstance::inboundPort))
-                    .map(i -> new ProxySnapshot.Endpoint(i.address(), i.inboundPort(), i.identity().toString(),
+                    .map(i -> new ProxySnapshot.Endpoint(i.address(), i.inboundPort(), i.tunnelPort(), i.identity().toString(),
                             i.labels(), 1))
                     .toList();
             clusters.add(new ProxySnapshot.Cluster(first.service(), first.namespace(), null, endpoints,
@@ -66,7 +66,7 @@ public final class SnapshotCompiler {
                 continue;
             }
             List<ProxySnapshot.Endpoint> endpoints = spec.endpoints().stream()
-                    .map(e -> new ProxySnapshot.Endpoint(e.address(), e.port(), null, Map.of(), 1)).toList();
+                    .map(e -> new ProxySnapshot.Endpoint(e.address(), e.port(), 0, null, Map.of(), 1)).toList();
             clusters.add(new ProxySnapshot.Cluster(spec.service(), namespace, spec.tls(), endpoints,
                     trafficPolicy(state, namespace, spec.service())));
         }
@@ -103,8 +103,8 @@ public final class SnapshotCompiler {
                 proxy.namespace(), proxy.service()).stream()
                 .map(r -> new ProxySnapshot.NamedAuthorization(r.metadata().name(), r.spec(AuthorizationPolicySpec.class)))
                 .toList();
-        TrafficPolicySpec.RateLimit rateLimit = trafficPolicy(state, proxy.namespace(), proxy.service()).rateLimit();
-        return new ProxySnapshot.Inbound(authorization, rateLimit);
+        TrafficPolicySpec own = trafficPolicy(state, proxy.namespace(), proxy.service());
+        return new ProxySnapshot.Inbound(authorization, own.rateLimit(), own.tcpPorts());
     }
 
     private static List<ProxySnapshot.Subscription> subscriptions(MeshState state, ProxyInstance proxy) {

@@ -152,7 +152,7 @@ final class MeshControlService implements MeshControlPowerApi {
                 }
                 Hello hello = message.getHello();
                 ProxyInstance instance = new ProxyInstance(hello.getNodeId(), hello.getService(), hello.getNamespace(),
-                        identity, hello.getAddress(), hello.getInboundPort(), hello.getLabelsMap(),
+                        identity, hello.getAddress(), hello.getInboundPort(), hello.getTunnelPort(), hello.getLabelsMap(),
                         hello.getProxyVersion(), clock.instant());
                 session = new ProxySession(registry.register(instance), out, hello.getLastAppliedVersion());
                 LOG.info("proxy {} connected: {}.{} as {} at {}:{}", hello.getNodeId(), hello.getService(),
@@ -190,6 +190,9 @@ final class MeshControlService implements MeshControlPowerApi {
             }
             if (hello.getInboundPort() < 1 || hello.getInboundPort() > 65535) {
                 return "hello.inbound_port: " + hello.getInboundPort() + " (expected 1-65535)";
+            }
+            if (hello.getTunnelPort() > 65535) {
+                return "hello.tunnel_port: " + hello.getTunnelPort() + " (expected 0-65535; 0 = none)";
             }
             for (var label : hello.getLabelsMap().entrySet()) {
                 io.trellis.controlplane.resource.Validation v = new io.trellis.controlplane.resource.Validation();

@@ -77,7 +77,8 @@ final class SnapshotTranslator {
                 .setService(cluster.service())
                 .setNamespace(cluster.namespace())
                 .setExternal(cluster.external())
-                .setPolicy(policy(cluster.policy()));
+                .setPolicy(policy(cluster.policy()))
+                .addAllTcpPorts(cluster.policy().tcpPorts());
         if (cluster.external()) {
             ExternalServiceSpec.Tls tls = cluster.externalTls();
             out.setExternalTls(ExternalTls.newBuilder()
@@ -85,7 +86,7 @@ final class SnapshotTranslator {
                     .setSni(tls.sni() == null ? "" : tls.sni()));
         }
         for (ProxySnapshot.Endpoint e : cluster.endpoints()) {
-            out.addEndpoints(Endpoint.newBuilder().setAddress(e.address()).setPort(e.port())
+            out.addEndpoints(Endpoint.newBuilder().setAddress(e.address()).setPort(e.port()).setTunnelPort(e.tunnelPort())
                     .setIdentity(e.identity() == null ? "" : e.identity()).putAllLabels(e.labels()).setWeight(e.weight()));
         }
         return out.build();
@@ -186,6 +187,7 @@ final class SnapshotTranslator {
             out.setRateLimit(RateLimit.newBuilder().setRequestsPerSecond(inbound.rateLimit().requestsPerSecond())
                     .setBurst(inbound.rateLimit().burst()).setPerCaller(inbound.rateLimit().perCaller()));
         }
+        out.addAllTcpPorts(inbound.tcpPorts());
         return out.build();
     }
 

@@ -20,9 +20,9 @@ import java.util.Map;
 public final class RegistryFile {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** The stored form of a {@link ProxyInstance}. */
+    /** The stored form of a {@link ProxyInstance}; {@code tunnelPort} is absent in files of earlier versions. */
     private record Entry(String nodeId, String service, String namespace, String identity, String address, int inboundPort,
-            Map<String, String> labels, String proxyVersion, long connectedSinceEpochMillis) {
+            Integer tunnelPort, Map<String, String> labels, String proxyVersion, long connectedSinceEpochMillis) {
     }
 
     private final Path file;
@@ -35,7 +35,7 @@ public final class RegistryFile {
     /** Replaces the file with {@code instances}. */
     public void save(List<ProxyInstance> instances) throws IOException {
         List<Entry> entries = instances.stream().map(i -> new Entry(i.nodeId(), i.service(), i.namespace(),
-                i.identity().toString(), i.address(), i.inboundPort(), i.labels(), i.proxyVersion(),
+                i.identity().toString(), i.address(), i.inboundPort(), i.tunnelPort(), i.labels(), i.proxyVersion(),
                 i.connectedSince().toEpochMilli())).toList();
         OwnerOnlyFiles.write(file, JSON.writeValueAsBytes(entries));
     }
@@ -51,7 +51,8 @@ public final class RegistryFile {
         try {
             List<Entry> entries = JSON.readValue(bytes, new TypeReference<List<Entry>>() { });
             return entries.stream().map(e -> new ProxyInstance(e.nodeId(), e.service(), e.namespace(),
-                    SpiffeId.parse(e.identity()), e.address(), e.inboundPort(), e.labels(), e.proxyVersion(),
+                    SpiffeId.parse(e.identity()), e.address(), e.inboundPort(),
+                    e.tunnelPort() == null ? 0 : e.tunnelPort(), e.labels(), e.proxyVersion(),
                     Instant.ofEpochMilli(e.connectedSinceEpochMillis()))).toList();
         } catch (IOException | IllegalArgumentException e) {
             return List.of();

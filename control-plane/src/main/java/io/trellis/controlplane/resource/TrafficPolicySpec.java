@@ -6,15 +6,32 @@ import java.util.Set;
 
 /**
  * How callers treat one service: timeouts, retries, connection limits, outlier detection, circuit
- * breaking and load balancing (outbound side), and its inbound rate limit. Defaults: DESIGN.md §5.
+ * breaking and load balancing (outbound side), its inbound rate limit, and the ports its app serves as
+ * opaque TCP. Defaults: DESIGN.md §5.
  */
 public record TrafficPolicySpec(String service, Timeouts timeouts, Retries retries, ConnectionLimits connectionLimits,
         OutlierDetection outlierDetection, CircuitBreaker circuitBreaker, LoadBalancer loadBalancer,
-        RateLimit rateLimit) implements Spec {
+        RateLimit rateLimit, List<Port> ports) implements Spec {
+    private static final int MAX_PORTS = 32;
 
     /** The policy a service gets when no TrafficPolicy names it. */
     public static TrafficPolicySpec defaultsFor(String service) {
-        return new TrafficPolicySpec(service, null, null, null, null, null, null, null).withDefaults();
+        return new TrafficPolicySpec(service, null, null, null, null, null, null, null, null).withDefaults();
+    }
+
+    /** How a declared port is carried. Only opaque TCP is declared: the HTTP port is the sidecar's {@code --app-port}. */
+    public enum PortProtocol { TCP }
+
+    /**
+     * A port of the service's app (on the app's loopback, behind its sidecar) that callers reach as opaque TCP,
+     * over mTLS between the sidecars.
+     */
+    public record Port(Integer port, PortProtocol protocol) {
+    }
+
+    /** The declared opaque-TCP ports, in declaration order. */
+    public List<Integer> tcpPorts() {
+        return ports.stream().filter(p -> p.protocol() == PortProtocol.TCP).map(Port::port).toList();
     }
 
     /** Load-balancing algorithms. */
@@ -166,7 +183,8 @@ public record TrafficPolicySpec(String service, Timeouts timeouts, Retries retri
                 Spec.or(outlierDetection, new OutlierDetection(null, null, null, null)).withDefaults(),
                 Spec.or(circuitBreaker, new CircuitBreaker(null, null, null, null, null)).withDefaults(),
                 Spec.or(loadBalancer, LoadBalancer.LEAST_REQUEST),
-                rateLimit == null ? null : rateLimit.withDefaults());
+                rateLimit == null ? null : rateLimit.withDefaults(),
+                ports == null ? List.of() : List.copyOf(ports));
     }
 
     @Override
@@ -179,6 +197,21 @@ public record TrafficPolicySpec(String service, Timeouts timeouts, Retries retri
         circuitBreaker.validate(v, "spec.circuitBreaker");
         if (rateLimit != null) {
             rateLimit.validate(v, "spec.rateLimit");
+        }
+        v.check(ports.size() <= MAX_PORTS, "spec.ports", ports.size(), "at most " + MAX_PORTS + " ports");
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        for (int i = 0; i < ports.size(); i++) {
+            Port port = ports.get(i);
+            String at = "spec.ports[" + i + "]";
+            if (port == null) {
+                v.error(at, "missing (expected {port, protocol})");
+                continue;
+            }
+            if (v.required(port.port(), at + ".port", "1-65535")) {
+                v.check(port.port() >= 1 && port.port() <= 65535, at + ".port", port.port(), "1-65535");
+                v.check(seen.add(port.port()), at + ".port", port.port(), "a port not declared twice");
+            }
+            v.required(port.protocol(), at + ".protocol", "TCP");
         }
     }
 }

@@ -173,6 +173,15 @@ class ResourceApiTest implements TestPropertyProvider {
                 .contains("spec.retries.backoff.max: 10ms (expected >= base (100ms))")
                 .contains("spec.circuitBreaker.failureRatio: 1.5 (expected > 0 and <= 1)");
 
+        JsonNode badPorts = body(failure(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/inventory",
+                "kind: TrafficPolicy\nmetadata: {name: inventory}\nspec: {service: inventory, ports: [{port: 6379, protocol: TCP},"
+                        + " {port: 6379, protocol: TCP}, {port: 70000, protocol: TCP}, {port: 5432}]}")
+                .contentType(ApiFormat.YAML))));
+        assertThat(badPorts.get("message").asText())
+                .contains("spec.ports[1].port: 6379 (expected a port not declared twice)")
+                .contains("spec.ports[2].port: 70000 (expected 1-65535)")
+                .contains("spec.ports[3].protocol: missing (expected TCP)");
+
         JsonNode unknown = body(failure(admin(HttpRequest.PUT("/api/v1/trafficpolicies/default/inventory",
                 "kind: TrafficPolicy\nmetadata: {name: inventory}\nspec: {service: inventory, retrys: {}}")
                 .contentType(ApiFormat.YAML))));

@@ -26,7 +26,7 @@ class SnapshotCompilerTest {
 
     private static ProxyInstance instance(String node, String service, String address, Map<String, String> labels) {
         return new ProxyInstance(node, service, "default", SpiffeId.forWorkload("cluster.local", "default", service),
-                address, 15006, labels, "test", Instant.EPOCH);
+                address, 15006, 15008, labels, "test", Instant.EPOCH);
     }
 
     private MeshState state(String yaml) {
@@ -104,6 +104,24 @@ class SnapshotCompilerTest {
         assertThat(forInventory.inbound().rateLimit().burst()).isEqualTo(50);
         assertThat(forInventory.subscriptions()).hasSize(1);
         assertThat(forInventory.subscriptions().get(0).spec().deadLetterTopicFor("orders")).isEqualTo("orders.dlq");
+    }
+
+    @Test
+    void declaredTcpPortsReachCallersAndTheServicesOwnSidecarWithEachEndpointsTunnelPort() {
+        MeshState state = state("""
+                kind: TrafficPolicy
+                metadata: {name: inventory}
+                spec: {service: inventory, ports: [{port: 6379, protocol: TCP}, {port: 5432, protocol: TCP}]}
+                """);
+        List<ProxyInstance> all = List.of(web, inventoryV1, inventoryV2);
+
+        ProxySnapshot forWeb = SnapshotCompiler.compile(state, all, bundle, web);
+        ProxySnapshot forInventory = SnapshotCompiler.compile(state, all, bundle, inventoryV1);
+
+        assertThat(forWeb.clusters().get(0).policy().tcpPorts()).containsExactly(6379, 5432);
+        assertThat(forWeb.clusters().get(0).endpoints()).extracting(ProxySnapshot.Endpoint::tunnelPort).containsOnly(15008);
+        assertThat(forWeb.inbound().tcpPorts()).as("web declares none").isEmpty();
+        assertThat(forInventory.inbound().tcpPorts()).containsExactly(6379, 5432);
     }
 
     @Test

@@ -16,7 +16,7 @@ class ProxyRegistryRecoveryTest {
 
     private static ProxyInstance instance(String node, String service, String address) {
         return new ProxyInstance(node, service, "default", SpiffeId.forWorkload("cluster.local", "default", service), address,
-                15006, Map.of("version", "v1"), "test", START);
+                15006, 15008, Map.of("version", "v1"), "test", START);
     }
 
     @Test

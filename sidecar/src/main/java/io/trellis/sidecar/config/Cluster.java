@@ -11,12 +11,20 @@ import java.util.List;
  * @param sni for external clusters with TLS: the server name to send, or empty for the endpoint address
  * @param endpoints every known endpoint
  * @param policy timeouts, retries, limits, outlier detection, breaker and balancer
+ * @param tcpPorts the service's declared opaque-TCP ports, in declaration order (the first is the default target)
  */
 public record Cluster(ServiceName name, boolean external, boolean externalTls, String sni, List<Endpoint> endpoints,
-        ClusterPolicy policy) {
-    /** Copies the endpoints. */
+        ClusterPolicy policy, List<Integer> tcpPorts) {
+    /** Copies the lists. */
     public Cluster {
         endpoints = List.copyOf(endpoints);
+        tcpPorts = List.copyOf(tcpPorts);
+    }
+
+    /** A cluster that declares no opaque-TCP port. */
+    public Cluster(ServiceName name, boolean external, boolean externalTls, String sni, List<Endpoint> endpoints,
+            ClusterPolicy policy) {
+        this(name, external, externalTls, sni, endpoints, policy, List.of());
     }
 
     /** The cluster's timeouts. */

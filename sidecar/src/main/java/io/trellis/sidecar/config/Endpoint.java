@@ -8,11 +8,13 @@ import java.util.Map;
  *
  * @param address host or IP of the peer sidecar's inbound listener (or of an external endpoint)
  * @param port its port
+ * @param tunnelPort the peer sidecar's opaque-TCP listener on {@code address}; 0 when it has none (and for external
+ *     endpoints)
  * @param identity the SPIFFE ID the peer must prove (exact URI-SAN match); null for external endpoints
  * @param labels the instance's labels, for subsets
  * @param weight relative weight, at least 1
  */
-public record Endpoint(String address, int port, SpiffeId identity, Map<String, String> labels, int weight) {
+public record Endpoint(String address, int port, int tunnelPort, SpiffeId identity, Map<String, String> labels, int weight) {
     /** Copies the labels. */
     public Endpoint {
         labels = Map.copyOf(labels);
@@ -26,5 +28,10 @@ public record Endpoint(String address, int port, SpiffeId identity, Map<String, 
     /** {@code address:port}, for logs and errors. */
     public String authority() {
         return address.indexOf(':') >= 0 ? "[" + address + "]:" + port : address + ":" + port;
+    }
+
+    /** An endpoint whose sidecar has no opaque-TCP listener. */
+    public static Endpoint of(String address, int port, SpiffeId identity, Map<String, String> labels, int weight) {
+        return new Endpoint(address, port, 0, identity, labels, weight);
     }
 }

@@ -7,11 +7,18 @@ import java.util.List;
  *
  * @param authorization the service's authorization policies; empty = every mesh identity may call
  * @param rateLimit the service's inbound rate limit, or null for none
+ * @param tcpPorts the app's ports (on 127.0.0.1) that callers may reach as opaque TCP; no other port is ever dialled
  */
-public record InboundPolicy(List<AuthorizationPolicy> authorization, RateLimit rateLimit) {
-    /** Copies the list. */
+public record InboundPolicy(List<AuthorizationPolicy> authorization, RateLimit rateLimit, List<Integer> tcpPorts) {
+    /** Copies the lists. */
     public InboundPolicy {
         authorization = List.copyOf(authorization);
+        tcpPorts = List.copyOf(tcpPorts);
+    }
+
+    /** A policy that opens no opaque-TCP port. */
+    public InboundPolicy(List<AuthorizationPolicy> authorization, RateLimit rateLimit) {
+        this(authorization, rateLimit, List.of());
     }
 
     /**

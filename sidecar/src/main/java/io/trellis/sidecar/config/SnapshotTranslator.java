@@ -183,12 +183,16 @@ public final class SnapshotTranslator {
                     throw new InvalidSnapshotException(at + ".identity: " + identity + " (expected trust domain " + trustDomain + ")");
                 }
             }
-            endpoints.add(new Endpoint(endpoint.getAddress(), endpoint.getPort(), identity, endpoint.getLabelsMap(),
-                    Math.max(1, endpoint.getWeight())));
+            if (endpoint.getTunnelPort() > 65535) {
+                throw new InvalidSnapshotException(at + ".tunnel_port: " + endpoint.getTunnelPort() + " (expected 0-65535)");
+            }
+            endpoints.add(new Endpoint(endpoint.getAddress(), endpoint.getPort(), endpoint.getTunnelPort(), identity,
+                    endpoint.getLabelsMap(), Math.max(1, endpoint.getWeight())));
         }
         boolean tls = proto.getExternal() && proto.getExternalTls().getMode() != io.trellis.mesh.v1.ExternalTlsMode.DISABLE;
         return new Cluster(new ServiceName(proto.getService(), proto.getNamespace()), proto.getExternal(), tls,
-                proto.getExternalTls().getSni(), endpoints, policy(field + ".policy", proto.getPolicy()));
+                proto.getExternalTls().getSni(), endpoints, policy(field + ".policy", proto.getPolicy()),
+                ports(field + ".tcp_ports", proto.getTcpPortsList()));
     }
 
     /** The cluster's policy; fields left at 0 take DESIGN.md §5 defaults (older control planes send fewer). */
@@ -375,7 +379,16 @@ public final class SnapshotTranslator {
             int burst = limit.getBurst() > 0 ? limit.getBurst() : (int) Math.max(1, Math.ceil(limit.getRequestsPerSecond()));
             rateLimit = new InboundPolicy.RateLimit(limit.getRequestsPerSecond(), burst, limit.getPerCaller());
         }
-        return new InboundPolicy(policies, rateLimit);
+        return new InboundPolicy(policies, rateLimit, ports("inbound.tcp_ports", proto.getTcpPortsList()));
+    }
+
+    private static List<Integer> ports(String field, List<Integer> ports) throws InvalidSnapshotException {
+        for (int i = 0; i < ports.size(); i++) {
+            if (ports.get(i) < 1 || ports.get(i) > 65535) {
+                throw new InvalidSnapshotException(field + "[" + i + "]: " + ports.get(i) + " (expected 1-65535)");
+            }
+        }
+        return List.copyOf(ports);
     }
 
     private static void requireName(String field, String value) throws InvalidSnapshotException {

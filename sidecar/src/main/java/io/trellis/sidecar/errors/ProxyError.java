@@ -44,6 +44,16 @@ public enum ProxyError {
         this.grpcStatus = grpcStatus;
     }
 
+    /** The error whose {@link #code()} is {@code code}, if any. */
+    public static java.util.Optional<ProxyError> byCode(String code) {
+        for (ProxyError error : values()) {
+            if (error.code.equals(code)) {
+                return java.util.Optional.of(error);
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     /** The value of the {@code trellis-error} header and the JSON body's {@code error} field. */
     public String code() {
         return code;

@@ -1,5 +1,10 @@
 package io.trellis.sidecar.identity;
 
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.trellis.certs.KeyMaterial;
 import io.trellis.certs.MeshKeyManager;
 import io.trellis.certs.MeshTls;
@@ -13,6 +18,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 
 /**
  * This sidecar's mesh identity as the TLS layers see it: the current key and certificate (swapped atomically
@@ -27,6 +33,8 @@ public final class WorkloadIdentity {
     private final AtomicReference<TrustBundle> bundle;
     private final ConcurrentHashMap<SpiffeId, SSLContext> clientContexts = new ConcurrentHashMap<>();
     private final SSLContext serverContext;
+    private final ConcurrentHashMap<SpiffeId, SslContext> nettyClientContexts = new ConcurrentHashMap<>();
+    private volatile SslContext nettyServerContext;
 
     /** An identity {@code id} that trusts {@code initialBundle} until the first update. */
     public WorkloadIdentity(SpiffeId id, TrustBundle initialBundle, Clock clock, ProxyMetrics metrics) {
@@ -79,6 +87,41 @@ public final class WorkloadIdentity {
     /** TLS for the inbound listener: presents this identity, accepts any identity of the trust domain. */
     public SSLContext serverContext() {
         return serverContext;
+    }
+
+    /**
+     * TLS for the Netty listeners (BoringSSL where it loads, else the JDK's): presents this identity, requires a client
+     * certificate at the handshake and accepts any identity of the trust domain.
+     */
+    public SslContext nettyServerContext() {
+        SslContext context = nettyServerContext;
+        if (context == null) {
+            synchronized (this) {
+                if (nettyServerContext == null) {
+                    nettyServerContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
+                            .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics,
+                                    "inbound")));
+                }
+                context = nettyServerContext;
+            }
+        }
+        return context;
+    }
+
+    /** TLS for a Netty client dialling a peer that must prove exactly {@code expected}. */
+    public SslContext nettyClientContext(SpiffeId expected) {
+        return nettyClientContexts.computeIfAbsent(expected, peer -> build(SslContextBuilder.forClient().keyManager(keys)
+                .trustManager(new CountingTrustManager(MeshTrustManager.expectingServer(bundle::get, clock, peer), metrics,
+                        "outbound"))));
+    }
+
+    private static SslContext build(SslContextBuilder builder) {
+        try {
+            return builder.sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
+                    .protocols(MeshTls.PROTOCOLS).build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot create a TLS context: " + e.getMessage(), e);
+        }
     }
 
     /** TLS for dialling a peer that must prove exactly {@code expected}. */

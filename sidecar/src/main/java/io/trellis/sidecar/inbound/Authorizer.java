@@ -38,6 +38,32 @@ public final class Authorizer {
         return anyAllow ? Optional.of("no ALLOW policy matches " + describe(peer, method, path)) : Optional.empty();
     }
 
+    /**
+     * Why an opaque-TCP connection from {@code peer} is denied, or empty when it is allowed. A TCP connection has no
+     * method or path, so rules are read as Istio reads them for TCP: an ALLOW rule that names methods or paths
+     * matches no TCP connection, and a DENY rule's methods and paths are ignored (it denies on {@code from} alone),
+     * so an HTTP-only rule never opens more than it says and a DENY never lets through more.
+     */
+    public static Optional<String> tcpDenial(InboundPolicy policy, SpiffeId peer, int port) {
+        String who = (peer == null ? "a caller without identity" : peer.toString()) + " to TCP port " + port;
+        for (InboundPolicy.AuthorizationPolicy candidate : policy.authorization()) {
+            if (!candidate.allow() && candidate.rules().stream().anyMatch(rule -> matchesFrom(rule.from(), peer))) {
+                return Optional.of("DENY policy " + candidate.name() + " matches " + who);
+            }
+        }
+        boolean anyAllow = false;
+        for (InboundPolicy.AuthorizationPolicy candidate : policy.authorization()) {
+            if (candidate.allow()) {
+                anyAllow = true;
+                if (candidate.rules().stream().anyMatch(rule -> rule.methods().isEmpty() && rule.paths().isEmpty()
+                        && matchesFrom(rule.from(), peer))) {
+                    return Optional.empty();
+                }
+            }
+        }
+        return anyAllow ? Optional.of("no ALLOW policy matches " + who) : Optional.empty();
+    }
+
     private static boolean matchesAny(InboundPolicy.AuthorizationPolicy policy, SpiffeId peer, String method, String path) {
         for (InboundPolicy.Rule rule : policy.rules()) {
             if (matchesFrom(rule.from(), peer) && (rule.methods().isEmpty() || rule.methods().contains(method) || rule.methods().contains("*"))

@@ -155,6 +155,31 @@ public final class ProxyMetrics {
         }
     }
 
+    /**
+     * Counts one opaque-TCP connection by how it ended up: {@code accepted} (the two sides were joined) or the error
+     * code it was refused with. {@code direction} is outbound (from the app) or inbound (from a peer sidecar).
+     */
+    public void tcpConnection(String direction, String service, String outcome) {
+        increment("trellis.tcp.connections", "Opaque-TCP connections, by direction, service and outcome (accepted or the"
+                + " refusal's code)", "direction", direction, "service", service, "outcome", outcome);
+    }
+
+    /** The gauge of open opaque-TCP connections for (direction, service); callers add and subtract. */
+    public AtomicLong tcpActive(String direction, String service) {
+        return gauge("trellis.tcp.active.connections", "Open opaque-TCP connections", "direction", direction,
+                "service", service);
+    }
+
+    /**
+     * The byte counter of opaque-TCP traffic for (direction, service, flow), fetched once per connection:
+     * {@code flow} is {@code to-upstream} (towards the service's app) or {@code from-upstream}.
+     */
+    public Counter tcpBytes(String direction, String service, String flow) {
+        return resilience.computeIfAbsent("trellis.tcp.bytes|" + direction + '|' + service + '|' + flow,
+                k -> Counter.builder("trellis.tcp.bytes").description("Opaque-TCP bytes carried").baseUnit("bytes")
+                        .tag("direction", direction).tag("service", service).tag("flow", flow).register(registry));
+    }
+
     /** Counts an event published to {@code topic} and acknowledged by the brokers. */
     public void published(String topic) {
         count("trellis.kafka.published", "Events published through the sidecar and acknowledged, by topic", "topic", topic,
@@ -201,11 +226,18 @@ public final class ProxyMetrics {
     }
 
     private void count(String name, String description, String tag, String value, String tag2, String value2) {
+        if (tag2 == null) {
+            increment(name, description, tag, value);
+        } else {
+            increment(name, description, tag, value, tag2, value2);
+        }
+    }
+
+    /** Increments the counter {@code name} with {@code tags} (key, value, key, value...), registered on first use. */
+    private void increment(String name, String description, String... tags) {
         try {
-            resilience.computeIfAbsent(name + '|' + value + '|' + value2, k -> {
-                Counter.Builder builder = Counter.builder(name).description(description).tag(tag, value);
-                return (tag2 == null ? builder : builder.tag(tag2, value2)).register(registry);
-            }).increment();
+            resilience.computeIfAbsent(name + '|' + String.join("|", tags),
+                    k -> Counter.builder(name).description(description).tags(tags).register(registry)).increment();
         } catch (RuntimeException e) {
             // Counting must never break the data path.
         }

@@ -86,6 +86,6 @@ class LoadBalancerTest {
     }
 
     private static Endpoint endpoint(String address, int weight) {
-        return new Endpoint(address, 15006, SpiffeId.parse("spiffe://cluster.local/ns/default/sa/echo"), Map.of(), weight);
+        return Endpoint.of(address, 15006, SpiffeId.parse("spiffe://cluster.local/ns/default/sa/echo"), Map.of(), weight);
     }
 }

@@ -63,4 +63,20 @@ class AuthorizerTest {
         assertThat(Authorizer.denial(ops, OPS, "GET", "/")).isEmpty();
         assertThat(Authorizer.denial(ops, SpiffeId.parse("spiffe://cluster.local/ns/opsx/sa/a"), "GET", "/")).isPresent();
     }
+
+    @Test
+    void tcpConnectionsAreDeniedOnIdentityAloneAndHttpOnlyAllowRulesOpenNoTcp() {
+        InboundPolicy httpOnly = policies(new AuthorizationPolicy("readers", true,
+                List.of(new Rule(List.of(WEB.toString()), List.of("GET"), List.of()))));
+        InboundPolicy denyOpsOnAdmin = policies(
+                new AuthorizationPolicy("everyone", true, List.of(new Rule(List.of("*"), List.of(), List.of()))),
+                new AuthorizationPolicy("no-ops-admin", false,
+                        List.of(new Rule(List.of("spiffe://cluster.local/ns/ops/*"), List.of(), List.of("/admin")))));
+
+        assertThat(Authorizer.tcpDenial(policies(), WEB, 6379)).isEmpty();
+        assertThat(Authorizer.tcpDenial(httpOnly, WEB, 6379)).contains("no ALLOW policy matches " + WEB + " to TCP port 6379");
+        assertThat(Authorizer.tcpDenial(denyOpsOnAdmin, WEB, 6379)).isEmpty();
+        assertThat(Authorizer.tcpDenial(denyOpsOnAdmin, OPS, 6379)).contains("DENY policy no-ops-admin matches " + OPS
+                + " to TCP port 6379");
+    }
 }

@@ -244,6 +244,6 @@ class RetryStageTest {
     }
 
     private static Endpoint endpoint(String address) {
-        return new Endpoint(address, 15006, SpiffeId.parse("spiffe://cluster.local/ns/default/sa/echo"), Map.of(), 1);
+        return Endpoint.of(address, 15006, SpiffeId.parse("spiffe://cluster.local/ns/default/sa/echo"), Map.of(), 1);
     }
 }

@@ -104,6 +104,6 @@ class OutlierDetectorTest {
     }
 
     private static Endpoint endpoint(String address) {
-        return new Endpoint(address, 15006, SpiffeId.parse("spiffe://cluster.local/ns/default/sa/echo"), Map.of(), 1);
+        return Endpoint.of(address, 15006, SpiffeId.parse("spiffe://cluster.local/ns/default/sa/echo"), Map.of(), 1);
     }
 }

@@ -1,0 +1,116 @@
+package io.trellis.sidecar.tcp;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Reads the one {@link TunnelProtocol} line at the start of a tunnel connection, then holds whatever arrives after
+ * it (the start of the app's bytes, at most {@link #MAX_HELD}) until the connection is joined to its other side: {@link #release} hands the
+ * held bytes to that side and leaves the pipeline, so nothing read early is lost or reordered. Reading pauses
+ * (auto-read off) as soon as the line is complete; whoever joins the two sides turns it back on. Lives on its
+ * channel's event loop.
+ */
+final class LineReader extends ChannelInboundHandlerAdapter {
+    /** What to do with the line. */
+    interface Listener {
+        /** The line arrived (without its {@code \n}); the channel has stopped reading. */
+        void line(Channel channel, String line);
+
+        /** No valid line within {@link TunnelProtocol#MAX_LINE} bytes, or the connection ended before one. */
+        void malformed(Channel channel, String why);
+    }
+
+    /** The most that is held between the line and the join: the other side sends nothing before its answer. */
+    static final int MAX_HELD = 64 * 1024;
+
+    private final Listener listener;
+    private CompositeByteBuf received;
+    private boolean lineRead;
+    private boolean failed;
+    private ChannelHandlerContext context;
+
+    LineReader(Listener listener) {
+        this.listener = listener;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        context = ctx;
+        received = ctx.alloc().compositeBuffer();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        received.addComponent(true, (ByteBuf) msg);
+        if (lineRead) {
+            if (!failed && received.readableBytes() > MAX_HELD) {
+                fail(ctx, "more than " + MAX_HELD + " bytes before the connection was joined");
+            }
+            return;
+        }
+        int end = received.indexOf(received.readerIndex(), received.writerIndex(), (byte) '\n');
+        if (end < 0) {
+            if (received.readableBytes() >= TunnelProtocol.MAX_LINE) {
+                fail(ctx, "no line end within " + TunnelProtocol.MAX_LINE + " bytes");
+            }
+            return;
+        }
+        int length = end - received.readerIndex();
+        if (length >= TunnelProtocol.MAX_LINE) {
+            fail(ctx, "a line longer than " + TunnelProtocol.MAX_LINE + " bytes");
+            return;
+        }
+        String line = received.toString(received.readerIndex(), length, StandardCharsets.US_ASCII);
+        received.readerIndex(end + 1);
+        if (!line.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
+            fail(ctx, "a line with control or non-ASCII bytes");
+            return;
+        }
+        lineRead = true;
+        ctx.channel().config().setAutoRead(false);
+        listener.line(ctx.channel(), line);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (!lineRead) {
+            listener.malformed(ctx.channel(), "the connection ended before its first line");
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (received != null) {
+            received.release();
+            received = null;
+        }
+    }
+
+    /**
+     * Writes the bytes that arrived after the line to {@code peer} (not flushed) and leaves the pipeline; later bytes
+     * go to the next handler. Must run on this channel's event loop.
+     */
+    void release(Channel peer) {
+        if (received.isReadable()) {
+            peer.write(received.retainedSlice());
+        }
+        context.pipeline().remove(this);
+    }
+
+    /** True once the line (or what followed it) was refused; the connection must not be joined. */
+    boolean failed() {
+        return failed;
+    }
+
+    private void fail(ChannelHandlerContext ctx, String why) {
+        lineRead = true;
+        failed = true;
+        ctx.channel().config().setAutoRead(false);
+        listener.malformed(ctx.channel(), why);
+    }
+}

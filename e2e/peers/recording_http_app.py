@@ -2,8 +2,9 @@
 """An HTTP/1.1 app on Python's http.server (not our code) that records what arrived, as such servers see it.
 
 Every request is answered after its body was read (by Content-Length, or chunked): 503 for paths under /fail,
-503 for every other request under /flaky (the 1st, 3rd...), 200 otherwise; and printed as one JSON line: {"requestline": "POST /events HTTP/1.1", "path": ..., "host": ..., "content_length": ...,
-"transfer_encoding": ..., "body_bytes": N}. http.server routes on the raw request target, so an absolute-form
+503 for every other request under /flaky (the 1st, 3rd...), N bytes with Content-Length: N for /sized/N (HEAD
+too, without the bytes), 200 and an empty body otherwise; and printed as one JSON line: {"requestline": "POST /events HTTP/1.1", "path": ..., "host": ..., "content_length": ...,
+"transfer_encoding": ..., "body_bytes": N, "trailers": {...}}. http.server routes on the raw request target, so an absolute-form
 target shows as a wrong path. Usage: recording_http_app.py PORT
 """
 import http.server
@@ -18,14 +19,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def body(self):
+        self.trailers = {}
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             data = b""
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
+                    while True:
+                        line = self.rfile.readline()
+                        if line in (b"\r\n", b"\n", b""):
+                            return data
+                        name, _, value = line.decode("latin-1").partition(":")
+                        self.trailers[name.strip().lower()] = value.strip()
                 data += self.rfile.read(size)
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -42,11 +47,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.fail(data)
         print(json.dumps({"requestline": self.requestline, "path": self.path, "host": self.headers.get("Host"),
                           "content_length": self.headers.get("Content-Length"),
-                          "transfer_encoding": self.headers.get("Transfer-Encoding"), "body_bytes": len(data)}),
+                          "transfer_encoding": self.headers.get("Transfer-Encoding"), "body_bytes": len(data),
+                          "trailers": self.trailers}),
               flush=True)
+        size = int(self.path[len("/sized/"):]) if self.path.startswith("/sized/") else 0
         self.send_response(200)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(size))
         self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b"x" * size)
 
     def fail(self, data):
         print(json.dumps({"requestline": self.requestline, "status": 503, "body_bytes": len(data)}), flush=True)
@@ -54,7 +63,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    do_GET = do_POST = do_PUT = answer
+    do_GET = do_POST = do_PUT = do_HEAD = answer
 
 
 if __name__ == "__main__":

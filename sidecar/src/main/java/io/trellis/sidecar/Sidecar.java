@@ -51,6 +51,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.stream.Materializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,15 +111,16 @@ public final class Sidecar implements AutoCloseable {
         restoreSnapshot(state, translator, tables, identity, metrics);
         Readiness readiness = new Readiness(identity, tables);
 
-        OutboundPipeline outboundPipeline = new OutboundPipeline(system, identity, tables, metrics, config.namespace());
-        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, config.service(),
+        // The Netty event loops of the data path (docs/architecture.md: the transport decision).
+        EventLoops loops = EventLoops.start(Math.min(2, Runtime.getRuntime().availableProcessors()));
+        OutboundPipeline outboundPipeline = new OutboundPipeline(system, identity, tables, metrics, loops, config.namespace());
+        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, loops, config.service(),
                 config.appPort(), config.appProtocol());
-        InboundServer inbound = await(InboundServer.bind(system, identity, inboundPipeline, config.bindAddress(),
-                config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
+        Materializer materializer = Materializer.matFromSystem(system);
+        InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
+                config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
         OutboundServer outbound = await(OutboundServer.bind(system, outboundPipeline, config.outboundPort(),
                 config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1");
-        // Opaque TCP runs on Netty (docs/architecture.md: the transport decision); HTTP moves there next.
-        EventLoops loops = EventLoops.start(Math.min(2, Runtime.getRuntime().availableProcessors()));
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort());
         TcpUpstreams tcpUpstreams = await(TcpUpstreams.bind(loops, identity, tables, metrics, config.namespace(),

@@ -1,5 +1,7 @@
 package io.trellis.sidecar.identity;
 
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
@@ -33,8 +35,10 @@ public final class WorkloadIdentity {
     private final AtomicReference<TrustBundle> bundle;
     private final ConcurrentHashMap<SpiffeId, SSLContext> clientContexts = new ConcurrentHashMap<>();
     private final SSLContext serverContext;
-    private final ConcurrentHashMap<SpiffeId, SslContext> nettyClientContexts = new ConcurrentHashMap<>();
-    private volatile SslContext nettyServerContext;
+    private final ConcurrentHashMap<SpiffeId, SslContext> tunnelClientContexts = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<SpiffeId, SslContext> peerContexts = new ConcurrentHashMap<>();
+    private volatile SslContext tunnelServerContext;
+    private volatile SslContext inboundContext;
 
     /** An identity {@code id} that trusts {@code initialBundle} until the first update. */
     public WorkloadIdentity(SpiffeId id, TrustBundle initialBundle, Clock clock, ProxyMetrics metrics) {
@@ -90,27 +94,63 @@ public final class WorkloadIdentity {
     }
 
     /**
-     * TLS for the Netty listeners (BoringSSL where it loads, else the JDK's): presents this identity, requires a client
-     * certificate at the handshake and accepts any identity of the trust domain.
+     * TLS for the opaque-TCP tunnel listener (BoringSSL where it loads, else the JDK's, as for every Netty context
+     * here): presents this identity, requires a client certificate at the handshake and accepts any identity of the
+     * trust domain.
      */
-    public SslContext nettyServerContext() {
-        SslContext context = nettyServerContext;
+    public SslContext tunnelServerContext() {
+        SslContext context = tunnelServerContext;
         if (context == null) {
             synchronized (this) {
-                if (nettyServerContext == null) {
-                    nettyServerContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
+                if (tunnelServerContext == null) {
+                    tunnelServerContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
                             .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics,
                                     "inbound")));
                 }
-                context = nettyServerContext;
+                context = tunnelServerContext;
             }
         }
         return context;
     }
 
-    /** TLS for a Netty client dialling a peer that must prove exactly {@code expected}. */
-    public SslContext nettyClientContext(SpiffeId expected) {
-        return nettyClientContexts.computeIfAbsent(expected, peer -> build(SslContextBuilder.forClient().keyManager(keys)
+    /**
+     * TLS for the inbound HTTP listener: presents this identity, asks for a client certificate ("want", not "need":
+     * a caller without one gets a readable {@code denied} instead of a bare handshake alert; the request is refused
+     * either way in STRICT mode), accepts any identity of the trust domain, and offers HTTP/2 and HTTP/1.1 by ALPN.
+     */
+    public SslContext inboundContext() {
+        SslContext context = inboundContext;
+        if (context == null) {
+            synchronized (this) {
+                if (inboundContext == null) {
+                    inboundContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.OPTIONAL)
+                            .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics,
+                                    "inbound"))
+                            .applicationProtocolConfig(alpn(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1)));
+                }
+                context = inboundContext;
+            }
+        }
+        return context;
+    }
+
+    /** TLS for HTTP/2 to a peer sidecar that must prove exactly {@code expected} (ALPN h2). */
+    public SslContext peerContext(SpiffeId expected) {
+        return peerContexts.computeIfAbsent(expected, peer -> build(SslContextBuilder.forClient().keyManager(keys)
+                .trustManager(new CountingTrustManager(MeshTrustManager.expectingServer(bundle::get, clock, peer), metrics,
+                        "outbound"))
+                .applicationProtocolConfig(alpn(ApplicationProtocolNames.HTTP_2))));
+    }
+
+    private static ApplicationProtocolConfig alpn(String... protocols) {
+        return new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+                ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, protocols);
+    }
+
+    /** TLS for an opaque-TCP tunnel to a peer that must prove exactly {@code expected}. */
+    public SslContext tunnelClientContext(SpiffeId expected) {
+        return tunnelClientContexts.computeIfAbsent(expected, peer -> build(SslContextBuilder.forClient().keyManager(keys)
                 .trustManager(new CountingTrustManager(MeshTrustManager.expectingServer(bundle::get, clock, peer), metrics,
                         "outbound"))));
     }

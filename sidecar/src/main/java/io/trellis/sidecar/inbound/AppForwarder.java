@@ -3,16 +3,12 @@ package io.trellis.sidecar.inbound;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
-import io.trellis.sidecar.transport.Http1Connection;
-import io.trellis.sidecar.transport.Http1ConnectionPool;
-import io.trellis.sidecar.transport.Http2Connection;
+import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.netty.AppClient;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
-import org.apache.pekko.http.javadsl.model.HttpProtocols;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Uri;
@@ -20,37 +16,32 @@ import org.apache.pekko.http.javadsl.model.headers.Host;
 import org.apache.pekko.stream.Materializer;
 
 /**
- * The end of the inbound path: forwards to the app on 127.0.0.1:appPort, speaking HTTP/1.1 over keep-alive
- * connections (closed when the caller abandons the request), or h2c (prior knowledge) over one multiplexed
- * connection: gRPC always goes over h2c (it needs trailers); other requests follow {@code --app-protocol}.
+ * The end of the inbound path: forwards to the app on 127.0.0.1:appPort through {@link AppClient} (Netty), speaking
+ * HTTP/1.1 over keep-alive connections or h2c (prior knowledge) over one multiplexed connection: gRPC always goes
+ * over h2c (it needs trailers); other requests follow {@code --app-protocol}. A request the caller abandons (its
+ * deadline passed) is abandoned at the app too: its HTTP/1.1 connection closes, or its h2c stream is reset.
  * Thread-safe.
  */
 final class AppForwarder implements Stage.Next<InboundCall> {
-    private final ActorSystem<?> system;
-    private final Materializer materializer;
     private final int appPort;
     private final boolean h2cForAll;
-    private final AtomicReference<Http2Connection> h2c = new AtomicReference<>();
-    private final Http1ConnectionPool http1;
+    private final AppClient app;
 
     /** A forwarder to the app at 127.0.0.1:{@code appPort}; {@code appProtocol} is auto, http1 or h2c. */
-    AppForwarder(ActorSystem<?> system, int appPort, String appProtocol) {
-        this.system = system;
-        this.materializer = Materializer.matFromSystem(system);
+    AppForwarder(ActorSystem<?> system, EventLoops loops, int appPort, String appProtocol) {
         this.appPort = appPort;
         this.h2cForAll = appProtocol.equals("h2c");
-        this.http1 = new Http1ConnectionPool(() -> Http1Connection.open("the app at 127.0.0.1:" + appPort,
-                Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http(), materializer));
+        this.app = new AppClient(loops, appPort, Materializer.matFromSystem(system));
     }
 
     @Override
     public CompletionStage<HttpResponse> handle(InboundCall call) {
         HttpRequest request = HopByHopHeaders.strip(call.request());
-        if (h2cForAll || ErrorResponses.isGrpc(request)) {
-            return h2cConnection().send(forH2c(request, appPort)).thenApply(AppForwarder::fromApp);
-        }
-        return http1.send(request.withUri(request.getUri().toRelative()).withProtocol(HttpProtocols.HTTP_1_1), call.abandoned())
-                .thenApply(AppForwarder::fromApp);
+        String authority = authority(request, appPort);
+        CompletionStage<HttpResponse> answer = h2cForAll || ErrorResponses.isGrpc(request)
+                ? app.h2c(request, authority, call.abandoned())
+                : app.http1(request, authority, call.abandoned());
+        return answer.thenApply(AppForwarder::fromApp);
     }
 
     /**
@@ -70,49 +61,26 @@ final class AppForwarder implements Stage.Next<InboundCall> {
     }
 
     /**
-     * {@code request} as an h2c app must see it: {@code :scheme http} and the caller's authority (strict servers such
-     * as grpc-js and Go's refuse a stream without them), and no {@code host} header beside {@code :authority}.
-     * Pekko's HTTP/2 client takes both pseudo-headers from an absolute URI.
+     * The authority the app is sent ({@code Host}, or {@code :authority} over h2c): the caller's, as its {@code Host}
+     * header or absolute target gave it; never empty (strict HTTP/2 servers such as grpc-js and Go's refuse a stream
+     * without one), so 127.0.0.1:appPort when the caller gave none.
      */
-    static HttpRequest forH2c(HttpRequest request, int appPort) {
-        Uri uri = request.getUri();
-        String authority = uri.host().address();
-        // The port as the caller wrote it (0 when it wrote none), not the scheme's default that port() reports.
-        int port = uri.asScala().authority().port();
+    static String authority(HttpRequest request, int appPort) {
         Optional<Host> host = request.getHeader(Host.class);
-        if (authority.isEmpty() && host.isPresent()) {
-            authority = host.get().host().address();
-            port = host.get().port();
+        if (host.isPresent() && !host.get().host().address().isEmpty()) {
+            return host.get().value();
         }
-        if (authority.isEmpty()) {
-            authority = "127.0.0.1";
-            port = appPort;
+        Uri uri = request.getUri();
+        if (!uri.host().address().isEmpty()) {
+            // The port as the caller wrote it (0 when it wrote none), not the scheme's default that port() reports.
+            int port = uri.asScala().authority().port();
+            return port > 0 ? uri.host().address() + ":" + port : uri.host().address();
         }
-        return request.removeHeader("Host").withUri(uri.toRelative().scheme("http").host(authority).port(port));
-    }
-
-    private Http2Connection h2cConnection() {
-        Http2Connection current = h2c.get();
-        return current != null && current.isOpen() ? current : reopenH2c();
-    }
-
-    /** Opens the h2c connection once, however many requests find it closed at the same time. */
-    private synchronized Http2Connection reopenH2c() {
-        Http2Connection current = h2c.get();
-        if (current == null || !current.isOpen()) {
-            current = Http2Connection.open("app at 127.0.0.1:" + appPort,
-                    Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http2WithPriorKnowledge(), 1024, materializer);
-            h2c.set(current);
-        }
-        return current;
+        return "127.0.0.1:" + appPort;
     }
 
     /** Closes the app connections (busy HTTP/1.1 ones once their exchange ends). */
     void close() {
-        http1.close();
-        Http2Connection connection = h2c.getAndSet(null);
-        if (connection != null) {
-            connection.close();
-        }
+        app.close();
     }
 }

@@ -8,6 +8,7 @@ import io.trellis.sidecar.pipeline.ReadyStage;
 import io.trellis.sidecar.pipeline.RequestContext;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.telemetry.TraceHeaders;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -29,10 +30,10 @@ public final class InboundPipeline {
 
     /** Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}. */
     public InboundPipeline(ActorSystem<?> system, WorkloadIdentity identity, RoutingTableRef tables, ProxyMetrics metrics,
-            String service, int appPort, String appProtocol) {
+            EventLoops loops, String service, int appPort, String appProtocol) {
         this.tables = tables;
         this.service = service;
-        this.app = new AppForwarder(system, appPort, appProtocol);
+        this.app = new AppForwarder(system, loops, appPort, appProtocol);
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
                 new ReadyStage<>(identity),
@@ -43,12 +44,16 @@ public final class InboundPipeline {
                 app);
     }
 
-    /** Handles one request from another sidecar ({@code overTls}) or, in PERMISSIVE mode, a plaintext caller. */
-    public CompletionStage<HttpResponse> handle(HttpRequest request, boolean overTls) {
+    /**
+     * Handles one request from another sidecar ({@code overTls}) or, in PERMISSIVE mode, a plaintext caller;
+     * {@code abandoned} completes when the caller went away (its stream reset, its connection closed), and the app
+     * request is then abandoned too.
+     */
+    public CompletionStage<HttpResponse> handle(HttpRequest request, boolean overTls, CompletableFuture<Void> abandoned) {
         HttpRequest traced = TraceHeaders.ensure(request);
         RequestContext context = new RequestContext("inbound", TraceHeaders.requestId(traced), System.nanoTime(), service);
         return pipeline.handle(new InboundCall(traced, context, overTls, null, traced.getUri().path(),
-                tables.current().orElse(null), new CompletableFuture<>()));
+                tables.current().orElse(null), abandoned));
     }
 
     /** Closes the connection to the app. */

@@ -5,6 +5,7 @@ import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
 import io.trellis.sidecar.transport.PekkoFutures;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -33,7 +34,9 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
         HttpRequest request = originForm(call.request());
         Cluster cluster = call.cluster();
         if (!cluster.external()) {
-            return peers.send(cluster, call.endpoint(), request);
+            // Pekko's outbound listener does not say when the app went away: the peer sidecar stops at the deadline it
+            // was sent (trellis-timeout-ms), and an app that stops reading the response body resets the stream.
+            return peers.send(cluster, call.endpoint(), request, new CompletableFuture<Void>());
         }
         String scheme = cluster.externalTls() ? "https" : "http";
         Uri target = Uri.create(scheme + "://" + call.endpoint().authority() + request.getUri().toRelative());

@@ -9,6 +9,7 @@ import io.trellis.sidecar.pipeline.ReadyStage;
 import io.trellis.sidecar.pipeline.RequestContext;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.telemetry.TraceHeaders;
 import java.util.HashSet;
 import java.util.List;
@@ -40,11 +41,11 @@ public final class OutboundPipeline {
 
     /** Assembles the pipeline for an app in {@code namespace}. */
     public OutboundPipeline(ActorSystem<?> system, WorkloadIdentity identity, RoutingTableRef tables, ProxyMetrics metrics,
-            String namespace) {
+            EventLoops loops, String namespace) {
         this.tables = tables;
-        this.peers = new PeerConnectionPool(system, identity);
-        this.runtimes = new ClusterRuntimes(system, metrics, System::nanoTime);
         Materializer materializer = Materializer.matFromSystem(system);
+        this.peers = new PeerConnectionPool(loops, materializer, identity);
+        this.runtimes = new ClusterRuntimes(system, metrics, System::nanoTime);
         RequestTimeout timeout = new RequestTimeout(system.scheduler(), materializer);
         DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
         this.pipeline = new Pipeline<>(List.of(

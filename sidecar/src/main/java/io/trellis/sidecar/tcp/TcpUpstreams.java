@@ -227,7 +227,7 @@ public final class TcpUpstreams implements Drainable {
                                 upstreamChannel.pipeline().addLast("errors", new OpenConnections.CloseOnFailure());
                                 return;
                             }
-                            SslHandler tls = identity.nettyClientContext(endpoint.identity())
+                            SslHandler tls = identity.tunnelClientContext(endpoint.identity())
                                     .newHandler(upstreamChannel.alloc(), address, dialPort);
                             tls.setHandshakeTimeoutMillis(connectMillis);
                             upstreamChannel.pipeline().addLast("tls", tls).addLast("line", new LineReader(new LineReader.Listener() {

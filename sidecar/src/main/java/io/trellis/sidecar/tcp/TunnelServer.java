@@ -77,7 +77,7 @@ public final class TunnelServer implements Drainable {
                             return;
                         }
                         open.add(channel);
-                        SslHandler tls = identity.nettyServerContext().newHandler(channel.alloc());
+                        SslHandler tls = identity.tunnelServerContext().newHandler(channel.alloc());
                         tls.setHandshakeTimeoutMillis(SETUP_TIMEOUT.toMillis());
                         ScheduledFuture<?> deadline = channel.eventLoop().schedule(() -> {
                             LOG.info("tcp tunnel from {}: no request line within {}; closing", channel.remoteAddress(), SETUP_TIMEOUT);

@@ -10,24 +10,23 @@ import org.junit.jupiter.api.Test;
 
 class AppForwarderTest {
     @Test
-    void anH2cAppGetsHttpSchemeAndTheCallersAuthority() {
-        HttpRequest fromPeer = HttpRequest.POST("https://greeter/trellis.conformance.Echo/Say").addHeader(Host.create("greeter"));
+    void theAppGetsTheCallersAuthorityFromItsHost() {
+        HttpRequest fromPeer = HttpRequest.POST("/trellis.conformance.Echo/Say").addHeader(Host.create("greeter"));
 
-        HttpRequest toApp = AppForwarder.forH2c(fromPeer, 9000);
-
-        assertThat(toApp.getUri().scheme()).isEqualTo("http");
-        assertThat(toApp.getUri().host().address()).isEqualTo("greeter");
-        assertThat(toApp.getUri().toString()).isEqualTo("http://greeter/trellis.conformance.Echo/Say");
-        assertThat(toApp.getHeader(Host.class)).isEmpty();
+        assertThat(AppForwarder.authority(fromPeer, 9000)).isEqualTo("greeter");
+        assertThat(AppForwarder.authority(HttpRequest.GET("/items?x=1").addHeader(Host.create("inventory", 8080)), 9000))
+                .isEqualTo("inventory:8080");
     }
 
     @Test
-    void theAuthorityComesFromHostWhenTheTargetHasNone() {
-        HttpRequest fromPeer = HttpRequest.GET("/items?x=1").addHeader(Host.create("inventory", 8080));
+    void theAuthorityComesFromTheTargetWhenThereIsNoHost() {
+        assertThat(AppForwarder.authority(HttpRequest.GET("https://greeter/x"), 9000)).isEqualTo("greeter");
+        assertThat(AppForwarder.authority(HttpRequest.GET("http://greeter:8080/x"), 9000)).isEqualTo("greeter:8080");
+    }
 
-        HttpRequest toApp = AppForwarder.forH2c(fromPeer, 9000);
-
-        assertThat(toApp.getUri().toString()).isEqualTo("http://inventory:8080/items?x=1");
+    @Test
+    void anAuthorityIsNeverEmpty() {
+        assertThat(AppForwarder.authority(HttpRequest.GET("/"), 9000)).isEqualTo("127.0.0.1:9000");
     }
 
     @Test
@@ -42,12 +41,5 @@ class AppForwarderTest {
         assertThat(toCaller.getHeader("trellis-error")).isEmpty();
         assertThat(toCaller.getHeader("trellis-retry")).isEmpty();
         assertThat(toCaller.getHeader("x-app")).isPresent();
-    }
-
-    @Test
-    void anAuthorityIsNeverEmpty() {
-        HttpRequest toApp = AppForwarder.forH2c(HttpRequest.GET("/"), 9000);
-
-        assertThat(toApp.getUri().toString()).isEqualTo("http://127.0.0.1:9000/");
     }
 }

@@ -1,0 +1,176 @@
+package io.trellis.sidecar.transport.netty;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.util.ByteString;
+import org.reactivestreams.Publisher;
+import org.reactivestreams.Subscriber;
+import org.reactivestreams.Subscription;
+
+/**
+ * A message body arriving on a Netty channel, published to Pekko Streams with backpressure: the channel reads
+ * (auto-read off) only while fewer than {@link #MAX_QUEUED} chunks wait for the subscriber, so a slow reader slows
+ * the sender (TCP window, or the HTTP/2 stream's flow-control window) and at most that many chunks buffer. Reading
+ * ahead of demand by that bounded amount also takes in an HTTP/2 stream's last frames before the stream closes. Elements are data chunks, then one last chunk
+ * carrying the trailers, if any. A subscriber that cancels before the end abandons the exchange ({@code onAbandon}:
+ * the connection is closed or the stream reset, so the sender sees the reader go away). One subscriber only. Its
+ * state lives on the channel's event loop.
+ */
+final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
+    private static final int MAX_QUEUED = 16;
+
+    private final Channel channel;
+    private final Runnable onAbandon;
+    private final ArrayDeque<HttpEntity.ChunkStreamPart> queue = new ArrayDeque<>();
+    private Subscriber<? super HttpEntity.ChunkStreamPart> subscriber;
+    private long demand;
+    private boolean ended;
+    private boolean done;
+    private Throwable failure;
+
+    BodyPublisher(Channel channel, Runnable onAbandon) {
+        this.channel = channel;
+        this.onAbandon = onAbandon;
+    }
+
+    @Override
+    public void subscribe(Subscriber<? super HttpEntity.ChunkStreamPart> candidate) {
+        channel.eventLoop().execute(() -> {
+            if (subscriber != null) {
+                candidate.onSubscribe(new Subscription() {
+                    @Override
+                    public void request(long n) {
+                    }
+
+                    @Override
+                    public void cancel() {
+                    }
+                });
+                candidate.onError(new IllegalStateException("a message body can be read once"));
+                return;
+            }
+            subscriber = candidate;
+            candidate.onSubscribe(new Subscription() {
+                @Override
+                public void request(long n) {
+                    channel.eventLoop().execute(() -> requested(n));
+                }
+
+                @Override
+                public void cancel() {
+                    channel.eventLoop().execute(BodyPublisher.this::cancelled);
+                }
+            });
+            drain();
+        });
+    }
+
+    /** Bytes of the body arrived (the buffer stays the caller's to release). On the event loop. */
+    void data(ByteBuf content) {
+        if (done || !content.isReadable()) {
+            return;
+        }
+        queue.add(HttpEntity.ChunkStreamPart.create(ByteString.fromArrayUnsafe(ByteBufUtil.getBytes(content))));
+        drain();
+    }
+
+    /** The body ended, with {@code trailers} (may be empty). On the event loop. */
+    void end(HttpHeaders trailers) {
+        if (done || ended) {
+            return;
+        }
+        ended = true;
+        if (!trailers.isEmpty()) {
+            List<HttpHeader> converted = new ArrayList<>();
+            for (Map.Entry<String, String> trailer : trailers) {
+                converted.add(HttpHeader.parse(trailer.getKey(), trailer.getValue()));
+            }
+            queue.add(HttpEntity.ChunkStreamPart.createLast("", converted));
+        }
+        drain();
+    }
+
+    /** The body broke before its end. On the event loop. */
+    void fail(Throwable cause) {
+        if (done || ended) {
+            return;
+        }
+        ended = true;
+        failure = cause;
+        queue.clear();
+        drain();
+    }
+
+    /** True once the body was read to its end, failed or was cancelled. */
+    boolean finished() {
+        return done;
+    }
+
+    /** True once the last byte arrived (the reader may not have taken it yet). */
+    boolean ended() {
+        return ended;
+    }
+
+    private void requested(long n) {
+        if (done) {
+            return;
+        }
+        if (n <= 0) {
+            done = true;
+            subscriber.onError(new IllegalArgumentException("demand must be positive (reactive streams rule 3.9)"));
+            onAbandon.run();
+            return;
+        }
+        demand = demand + n < 0 ? Long.MAX_VALUE : demand + n;
+        drain();
+    }
+
+    private void cancelled() {
+        if (done) {
+            return;
+        }
+        done = true;
+        queue.clear();
+        if (!ended) {
+            onAbandon.run();
+        }
+    }
+
+    private void drain() {
+        if (subscriber == null || done) {
+            if (wantsMore()) {
+                channel.read();
+            }
+            return;
+        }
+        while (demand > 0 && !queue.isEmpty()) {
+            demand--;
+            subscriber.onNext(queue.poll());
+        }
+        if (queue.isEmpty() && ended) {
+            done = true;
+            if (failure != null) {
+                subscriber.onError(failure);
+            } else {
+                subscriber.onComplete();
+            }
+            return;
+        }
+        if (wantsMore()) {
+            channel.read();
+        }
+    }
+
+    /** True while the body has not ended and its buffer has room: its channel should read. */
+    boolean wantsMore() {
+        return !ended && !done && queue.size() < MAX_QUEUED;
+    }
+}

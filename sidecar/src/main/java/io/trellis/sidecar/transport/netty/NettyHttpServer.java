@@ -1,0 +1,268 @@
+package io.trellis.sidecar.transport.netty;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.trellis.sidecar.lifecycle.Drainable;
+import io.trellis.sidecar.transport.EventLoops;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.apache.pekko.stream.Materializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An HTTP server on Netty for a pipeline: each connection's first bytes say what it speaks, TLS (a handshake
+ * record, then HTTP/2 or HTTP/1.1 by ALPN) or plaintext (the HTTP/2 preface for h2c with prior knowledge, else
+ * HTTP/1.1), so the inbound port serves mTLS and, in PERMISSIVE mode, plaintext callers on one port; the pipeline
+ * decides what each may do. HTTP/2 streams are independent (a reset stream is that stream's end only) and bounded by Netty's flood
+ * protections, with a reset allowance sized for legitimate cancellation storms between sidecars. Draining sends
+ * GOAWAY on HTTP/2 connections, closes HTTP/1.1 connections after their current exchange, and closes what is left
+ * at the deadline.
+ */
+public final class NettyHttpServer implements Drainable {
+    private static final Logger LOG = LoggerFactory.getLogger(NettyHttpServer.class);
+    private static final AttributeKey<Boolean> HTTP2 = AttributeKey.valueOf("trellis.http2");
+    private static final AttributeKey<Boolean> DRAINING = AttributeKey.valueOf("trellis.draining");
+    private static final Duration IDLE = Duration.ofMinutes(5);
+    /** RST_STREAM frames a connection may send per window before it is closed (CVE-2023-44487). */
+    private static final int MAX_RESETS = 2_000;
+    private static final int RESET_WINDOW_SECONDS = 30;
+
+    private final Channel listener;
+    private final ChannelGroup connections;
+    private final AtomicInteger exchanges;
+
+    private NettyHttpServer(Channel listener, ChannelGroup connections, AtomicInteger exchanges) {
+        this.listener = listener;
+        this.connections = connections;
+        this.exchanges = exchanges;
+    }
+
+    /**
+     * Binds on {@code address:port} (0 = any free port).
+     *
+     * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals apply)
+     */
+    public static CompletionStage<NettyHttpServer> bind(EventLoops loops, Supplier<SslContext> tls, RequestHandler handler,
+            Materializer materializer, String service, String address, int port) {
+        ChannelGroup connections = new DefaultChannelGroup("http", GlobalEventExecutor.INSTANCE);
+        AtomicInteger exchanges = new AtomicInteger();
+        Connections setup = new Connections(tls, handler, materializer, service, exchanges);
+        ServerBootstrap bootstrap = new ServerBootstrap().group(loops.group()).channel(loops.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        connections.add(channel);
+                        channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE.toSeconds(), TimeUnit.SECONDS))
+                                .addLast("sniff", setup.new Sniffer());
+                    }
+                });
+        CompletableFuture<NettyHttpServer> bound = new CompletableFuture<>();
+        bootstrap.bind(address, port).addListener((ChannelFuture f) -> {
+            if (f.isSuccess()) {
+                bound.complete(new NettyHttpServer(f.channel(), connections, exchanges));
+            } else {
+                bound.completeExceptionally(f.cause());
+            }
+        });
+        return bound;
+    }
+
+    /** The port the listener is bound to. */
+    public int port() {
+        return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    @Override
+    public CompletionStage<Void> stopAccepting() {
+        CompletableFuture<Void> closed = new CompletableFuture<>();
+        listener.close().addListener(f -> closed.complete(null));
+        return closed;
+    }
+
+    @Override
+    public CompletionStage<Void> drain(Duration deadline) {
+        for (Channel connection : connections) {
+            connection.eventLoop().execute(() -> {
+                connection.attr(DRAINING).set(true);
+                if (Boolean.TRUE.equals(connection.attr(HTTP2).get())) {
+                    connection.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+                }
+            });
+        }
+        CompletableFuture<Void> drained = new CompletableFuture<>();
+        long until = System.nanoTime() + deadline.toNanos();
+        GlobalEventExecutor.INSTANCE.execute(new Runnable() {
+            @Override
+            public void run() {
+                if (exchanges.get() == 0 || System.nanoTime() - until >= 0) {
+                    connections.close().addListener(f -> drained.complete(null));
+                } else {
+                    GlobalEventExecutor.INSTANCE.schedule(this, 50, TimeUnit.MILLISECONDS);
+                }
+            }
+        });
+        return drained;
+    }
+
+    /** Builds each connection's pipeline once it is known what the connection speaks. */
+    private static final class Connections {
+        private static final byte TLS_HANDSHAKE = 0x16;
+
+        private final Supplier<SslContext> tls;
+        private final RequestHandler handler;
+        private final Materializer materializer;
+        private final String service;
+        private final AtomicInteger exchanges;
+
+        Connections(Supplier<SslContext> tls, RequestHandler handler, Materializer materializer, String service,
+                AtomicInteger exchanges) {
+            this.tls = tls;
+            this.handler = handler;
+            this.materializer = materializer;
+            this.service = service;
+            this.exchanges = exchanges;
+        }
+
+        /** Reads just enough of a new connection to tell TLS, h2c and HTTP/1.1 apart. */
+        final class Sniffer extends ByteToMessageDecoder {
+            @Override
+            protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+                if (!in.isReadable()) {
+                    return;
+                }
+                ChannelPipeline pipeline = ctx.pipeline();
+                if (in.getByte(in.readerIndex()) == TLS_HANDSHAKE) {
+                    SslHandler handshake = tls.get().newHandler(ctx.alloc());
+                    handshake.setHandshakeTimeoutMillis(10_000);
+                    pipeline.addAfter(ctx.name(), "alpn", new Negotiated(handshake));
+                    pipeline.replace(this, "tls", handshake);
+                    return;
+                }
+                ByteBuf preface = Http2CodecUtil.connectionPrefaceBuf();
+                int compared = Math.min(in.readableBytes(), preface.readableBytes());
+                boolean h2c = ByteBufUtil.equals(in, in.readerIndex(), preface, 0, compared);
+                preface.release();
+                if (h2c && compared < Http2CodecUtil.connectionPrefaceBuf().readableBytes()) {
+                    return;
+                }
+                if (h2c) {
+                    http2(pipeline, ctx.name(), null);
+                } else {
+                    http1(pipeline, ctx.name(), null);
+                }
+                pipeline.remove(this);
+            }
+        }
+
+        /** After the TLS handshake: the protocol ALPN chose (HTTP/1.1 when the caller offered none). */
+        final class Negotiated extends ApplicationProtocolNegotiationHandler {
+            private final SslHandler handshake;
+
+            Negotiated(SslHandler handshake) {
+                super(ApplicationProtocolNames.HTTP_1_1);
+                this.handshake = handshake;
+            }
+
+            @Override
+            protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+                javax.net.ssl.SSLSession session = handshake.engine().getSession();
+                if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                    http2(ctx.pipeline(), ctx.name(), session);
+                } else {
+                    http1(ctx.pipeline(), ctx.name(), session);
+                }
+            }
+
+            @Override
+            protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+                LOG.debug("TLS handshake from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+                ctx.close();
+            }
+        }
+
+        private void http2(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
+            Channel connection = pipeline.channel();
+            connection.attr(HTTP2).set(true);
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service);
+            pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
+                    .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());
+            pipeline.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel stream) {
+                    stream.config().setAutoRead(false);
+                    stream.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true),
+                            new ServerExchange(true, origin, handler, materializer, exchanges::incrementAndGet,
+                                    exchanges::decrementAndGet));
+                }
+            }));
+            pipeline.addLast("quiet", new Quiet());
+        }
+
+        private void http1(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
+            Channel connection = pipeline.channel();
+            connection.config().setAutoRead(false);
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service);
+            pipeline.addAfter(after, "http1", new HttpServerCodec());
+            pipeline.addAfter("http1", "exchange", new ServerExchange(false, origin, handler, materializer,
+                    exchanges::incrementAndGet, () -> {
+                        exchanges.decrementAndGet();
+                        if (Boolean.TRUE.equals(connection.attr(DRAINING).get())) {
+                            connection.close();
+                        }
+                    }));
+            pipeline.addLast("quiet", new Quiet());
+        }
+    }
+
+    /** The end of a connection's pipeline: idle connections close, failures close quietly. */
+    private static final class Quiet extends ChannelInboundHandlerAdapter {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            if (event instanceof IdleStateEvent) {
+                ctx.close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.debug("HTTP connection {} failed: {}", ctx.channel(), cause.toString());
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,283 @@
+package io.trellis.sidecar.transport.netty;
+
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.ResponseEntity;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+
+/**
+ * Converts between the pipeline's message model (Pekko HTTP's immutable request and response, bodies as Pekko
+ * Streams sources) and Netty's HTTP objects, keeping the framing: a known length stays a {@code Content-Length}, an
+ * unknown one is chunked (HTTP/1.1) or plain DATA frames (HTTP/2), and a chunked body's trailers stay trailers.
+ * Stateless.
+ */
+final class PekkoHttp {
+    /** Headers the model keeps in the entity, and HTTP/2-to-HTTP/1 bookkeeping that is not the peer's. */
+    private static final Set<String> NOT_HEADERS = Set.of("content-type", "content-length", "transfer-encoding",
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text().toString(),
+            HttpConversionUtil.ExtensionHeaderNames.SCHEME.text().toString(),
+            HttpConversionUtil.ExtensionHeaderNames.PATH.text().toString(),
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_DEPENDENCY_ID.text().toString(),
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text().toString(),
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_PROMISE_ID.text().toString());
+    /** Methods whose requests carry no body unless they say so: an empty one gets no {@code Content-Length: 0}. */
+    private static final Set<String> BODYLESS = Set.of("GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT");
+
+    private PekkoHttp() {
+    }
+
+    /**
+     * The Netty head of {@code request}: its origin-form target, its headers with {@code Host} set to
+     * {@code authority}, its content type, and its framing.
+     */
+    static io.netty.handler.codec.http.HttpRequest requestHead(HttpRequest request, String authority) {
+        io.netty.handler.codec.http.HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1,
+                io.netty.handler.codec.http.HttpMethod.valueOf(request.method().value()),
+                request.getUri().toRelative().toString());
+        HttpHeaders headers = head.headers();
+        for (HttpHeader header : request.getHeaders()) {
+            if (!header.is("host")) {
+                headers.add(header.name(), header.value());
+            }
+        }
+        headers.set(HttpHeaderNames.HOST, authority);
+        HttpEntity entity = request.entity();
+        if (!entity.getContentType().equals(ContentTypes.NO_CONTENT_TYPE)) {
+            headers.set(HttpHeaderNames.CONTENT_TYPE, entity.getContentType().toString());
+        }
+        OptionalLong length = entity.getContentLengthOption();
+        if (length.isEmpty()) {
+            HttpUtil.setTransferEncodingChunked(head, true);
+        } else if (length.getAsLong() > 0 || !BODYLESS.contains(request.method().value())) {
+            HttpUtil.setContentLength(head, length.getAsLong());
+        }
+        return head;
+    }
+
+    /** {@code head} as a whole message with no body (over HTTP/2: HEADERS with END_STREAM). */
+    static io.netty.handler.codec.http.HttpMessage whole(io.netty.handler.codec.http.HttpMessage head) {
+        if (head instanceof io.netty.handler.codec.http.HttpRequest request) {
+            return new io.netty.handler.codec.http.DefaultFullHttpRequest(request.protocolVersion(), request.method(),
+                    request.uri(), io.netty.buffer.Unpooled.EMPTY_BUFFER, request.headers(),
+                    io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        }
+        io.netty.handler.codec.http.HttpResponse response = (io.netty.handler.codec.http.HttpResponse) head;
+        return new io.netty.handler.codec.http.DefaultFullHttpResponse(response.protocolVersion(), response.status(),
+                io.netty.buffer.Unpooled.EMPTY_BUFFER, response.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+    }
+
+    /**
+     * The model's response for a Netty response head; {@code body} publishes its bytes (null when it has none). The
+     * entity keeps the head's framing: a {@code Content-Length} gives a body of that length (the answer to a HEAD
+     * request declares it and carries nothing), chunked or HTTP/2 bodies without a length stay chunked with their
+     * trailers, and an HTTP/1.1 body without either is read to the connection's close.
+     *
+     * @param http2 whether the head came over HTTP/2 (where a body without a length is simply the stream's DATA)
+     */
+    static HttpResponse response(io.netty.handler.codec.http.HttpResponse head, boolean http2, BodyPublisher body) {
+        HttpResponse response = HttpResponse.create().withStatus(status(head.status().code(), head.status().reasonPhrase()));
+        ContentType contentType = ContentTypes.NO_CONTENT_TYPE;
+        for (Map.Entry<String, String> header : head.headers()) {
+            String name = header.getKey().toLowerCase(Locale.ROOT);
+            if (name.equals("content-type")) {
+                try {
+                    contentType = ContentTypes.parse(header.getValue());
+                } catch (RuntimeException unparsable) {
+                    // The model cannot carry a content type it cannot parse (Pekko's own client drops it too).
+                    contentType = ContentTypes.NO_CONTENT_TYPE;
+                }
+            } else if (!NOT_HEADERS.contains(name)) {
+                response = response.addHeader(HttpHeader.parse(header.getKey(), header.getValue()));
+            }
+        }
+        return response.withEntity(entity(head.headers(), http2, contentType, body));
+    }
+
+    private static ResponseEntity entity(HttpHeaders headers, boolean http2, ContentType contentType, BodyPublisher body) {
+        String declared = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+        long length = declared == null ? -1 : parseLength(declared);
+        if (body == null) {
+            // No body follows: an answer to HEAD declares the length it would have had.
+            return length > 0 ? HttpEntities.create(contentType, length, Source.<ByteString>empty())
+                    : (ResponseEntity) HttpEntities.create(contentType, ByteString.emptyByteString());
+        }
+        Source<HttpEntity.ChunkStreamPart, ?> parts = Source.fromPublisher(body);
+        if (length >= 0) {
+            return HttpEntities.create(contentType, length, parts.filter(part -> !part.isLastChunk()).map(HttpEntity.ChunkStreamPart::data));
+        }
+        if (http2 || headers.contains(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED, true)) {
+            return chunked(contentType, parts);
+        }
+        return HttpEntities.createCloseDelimited(contentType, parts.map(HttpEntity.ChunkStreamPart::data));
+    }
+
+    /** A chunked entity of {@code parts}, whose last part may carry trailers. */
+    @SuppressWarnings("unchecked")
+    static ResponseEntity chunked(ContentType contentType, Source<HttpEntity.ChunkStreamPart, ?> parts) {
+        org.apache.pekko.stream.scaladsl.Source<org.apache.pekko.http.scaladsl.model.HttpEntity.ChunkStreamPart, Object> scala =
+                (org.apache.pekko.stream.scaladsl.Source<org.apache.pekko.http.scaladsl.model.HttpEntity.ChunkStreamPart, Object>)
+                        (org.apache.pekko.stream.scaladsl.Source<?, ?>) parts.asScala();
+        return new org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked(
+                (org.apache.pekko.http.scaladsl.model.ContentType) contentType, scala);
+    }
+
+    /** The body of {@code entity} as parts: its data chunks, then its trailers when it is chunked and has any. */
+    static Source<HttpEntity.ChunkStreamPart, ?> parts(HttpEntity entity) {
+        if (entity instanceof HttpEntity.Chunked chunked) {
+            return chunked.getChunks();
+        }
+        return entity.getDataBytes().filter(bytes -> !bytes.isEmpty()).map(HttpEntity.ChunkStreamPart::create);
+    }
+
+    /**
+     * How a connection arrived at a server, for the requests' attributes.
+     *
+     * @param tls the TLS session, or null for plaintext
+     * @param service the local service, named in error bodies
+     */
+    record Origin(javax.net.ssl.SSLSession tls, String service) {
+    }
+
+    /** True when a request with {@code head} has a body to read. */
+    static boolean requestHasBody(io.netty.handler.codec.http.HttpRequest head, boolean http2) {
+        if (head instanceof io.netty.handler.codec.http.FullHttpRequest full) {
+            return full.content().isReadable();
+        }
+        if (head.method().equals(io.netty.handler.codec.http.HttpMethod.HEAD)
+                || head.method().equals(io.netty.handler.codec.http.HttpMethod.TRACE)) {
+            // Methods whose requests may not carry a body: anything sent is read and dropped.
+            return false;
+        }
+        if (HttpUtil.isTransferEncodingChunked(head)) {
+            return true;
+        }
+        String length = head.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        if (length != null) {
+            return parseLength(length) != 0;
+        }
+        // HTTP/1.1: no length and not chunked is no body; an HTTP/2 stream not ended by its HEADERS has DATA.
+        return http2;
+    }
+
+    /**
+     * The model's request for a Netty request head: the target as sent, the headers, the framing as the entity
+     * ({@code Content-Length} kept, chunked or HTTP/2 without a length chunked, with trailers), and the TLS session.
+     *
+     * @param body publishes the body (null when there is none)
+     * @throws IllegalArgumentException when the model cannot hold the target or a header
+     */
+    static HttpRequest request(io.netty.handler.codec.http.HttpRequest head, boolean http2, Origin origin, BodyPublisher body) {
+        HttpRequest request = HttpRequest.create()
+                .withMethod(org.apache.pekko.http.javadsl.model.HttpMethods.lookup(head.method().name())
+                        .orElseGet(() -> org.apache.pekko.http.javadsl.model.HttpMethods.custom(head.method().name(), false, true,
+                                org.apache.pekko.http.javadsl.model.RequestEntityAcceptances.Tolerated)))
+                .withUri(org.apache.pekko.http.javadsl.model.Uri.create(head.uri()))
+                .withProtocol(http2 ? (org.apache.pekko.http.javadsl.model.HttpProtocol)
+                        org.apache.pekko.http.scaladsl.model.HttpProtocols.HTTP$div2$u002E0()
+                        : org.apache.pekko.http.javadsl.model.HttpProtocols.HTTP_1_1);
+        ContentType contentType = ContentTypes.NO_CONTENT_TYPE;
+        String authority = null;
+        for (Map.Entry<String, String> header : head.headers()) {
+            String name = header.getKey().toLowerCase(Locale.ROOT);
+            if (name.equals("content-type")) {
+                try {
+                    contentType = ContentTypes.parse(header.getValue());
+                } catch (RuntimeException unparsable) {
+                    throw new IllegalArgumentException("Content-Type '" + header.getValue() + "' cannot be parsed");
+                }
+            } else if (name.equals(":authority") || name.equals("host")) {
+                authority = header.getValue();
+            } else if (!NOT_HEADERS.contains(name) && !name.startsWith(":")) {
+                request = request.addHeader(HttpHeader.parse(header.getKey(), header.getValue()));
+            }
+        }
+        if (authority != null) {
+            request = request.addHeader(HttpHeader.parse("Host", authority));
+        }
+        if (origin.tls() != null) {
+            request = request.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession,
+                    org.apache.pekko.http.scaladsl.model.SslSessionInfo.apply(origin.tls()));
+        }
+        return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, http2, contentType, body));
+    }
+
+    private static ResponseEntity requestEntity(io.netty.handler.codec.http.HttpRequest head, boolean http2,
+            ContentType contentType, BodyPublisher body) {
+        if (body == null) {
+            return HttpEntities.create(contentType, ByteString.emptyByteString());
+        }
+        String declared = head.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        long length = declared == null ? -1 : parseLength(declared);
+        Source<HttpEntity.ChunkStreamPart, ?> parts = Source.fromPublisher(body);
+        if (length > 0 && !HttpUtil.isTransferEncodingChunked(head)) {
+            return HttpEntities.create(contentType, length, parts.filter(part -> !part.isLastChunk()).map(HttpEntity.ChunkStreamPart::data));
+        }
+        return chunked(contentType, parts);
+    }
+
+    /**
+     * The Netty head of {@code response}: status, headers, content type and framing: a known length is a
+     * {@code Content-Length} (also for the answer to HEAD), an unknown one chunked on HTTP/1.1 (the trailers follow
+     * the last chunk) and plain DATA on HTTP/2.
+     */
+    static io.netty.handler.codec.http.HttpResponse responseHead(HttpResponse response, boolean http2, boolean headRequest) {
+        io.netty.handler.codec.http.HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1,
+                HttpResponseStatus.valueOf(response.status().intValue(), response.status().reason()));
+        HttpHeaders headers = head.headers();
+        for (HttpHeader header : response.getHeaders()) {
+            headers.add(header.name(), header.value());
+        }
+        HttpEntity entity = response.entity();
+        if (!entity.getContentType().equals(ContentTypes.NO_CONTENT_TYPE)) {
+            headers.set(HttpHeaderNames.CONTENT_TYPE, entity.getContentType().toString());
+        }
+        int status = response.status().intValue();
+        if (status == 204 || status == 304 || status < 200) {
+            return head;
+        }
+        OptionalLong length = entity.getContentLengthOption();
+        if (length.isPresent()) {
+            HttpUtil.setContentLength(head, length.getAsLong());
+        } else if (!http2 && !headRequest) {
+            HttpUtil.setTransferEncodingChunked(head, true);
+        }
+        return head;
+    }
+
+    private static long parseLength(String value) {
+        try {
+            return Long.parseLong(value.strip());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static StatusCode status(int code, String reason) {
+        try {
+            return StatusCodes.get(code);
+        } catch (RuntimeException unknown) {
+            return StatusCodes.custom(code, reason, "", code >= 200 && code < 400, true);
+        }
+    }
+}

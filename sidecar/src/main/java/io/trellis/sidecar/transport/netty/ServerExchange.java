@@ -1,0 +1,259 @@
+package io.trellis.sidecar.transport.netty;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.util.ReferenceCountUtil;
+import io.trellis.sidecar.errors.ErrorResponses;
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server side of exchanges on a channel that speaks Netty's HTTP objects: one HTTP/2 stream
+ * ({@code Http2StreamFrameToHttpObjectCodec}) or a keep-alive HTTP/1.1 connection ({@code HttpServerCodec}), where it
+ * serves one request at a time in order. Each request head becomes the pipeline's request (its body streamed to the
+ * pipeline on demand), the pipeline's response is written back with its framing and trailers, its body with
+ * backpressure. The caller going away (its stream reset, its connection closed) before the response ended
+ * completes the request's {@code abandoned} signal, so the pipeline drops the work it started for it. Lives on the
+ * channel's event loop.
+ */
+final class ServerExchange extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(ServerExchange.class);
+
+    private final boolean http2;
+    private final PekkoHttp.Origin origin;
+    private final RequestHandler handler;
+    private final Materializer materializer;
+    private final Runnable onExchange;
+    private final Runnable onIdle;
+    private Channel channel;
+    private Current current;
+
+    /**
+     * @param origin how the requests arrived (TLS session, peer address), for the request's attributes
+     * @param onExchange runs when an exchange starts (drain counting), {@code onIdle} when it ends
+     */
+    ServerExchange(boolean http2, PekkoHttp.Origin origin, RequestHandler handler, Materializer materializer, Runnable onExchange,
+            Runnable onIdle) {
+        this.http2 = http2;
+        this.origin = origin;
+        this.handler = handler;
+        this.materializer = materializer;
+        this.onExchange = onExchange;
+        this.onIdle = onIdle;
+    }
+
+    /** One request and its response. */
+    private final class Current {
+        final CompletableFuture<Void> abandoned = new CompletableFuture<>();
+        final BodyPublisher requestBody;
+        final boolean keepAlive;
+        final boolean head;
+        BodyWriter writer;
+        boolean requestEnded;
+        boolean responseWritten;
+
+        Current(BodyPublisher requestBody, boolean keepAlive, boolean head) {
+            this.requestBody = requestBody;
+            this.keepAlive = keepAlive;
+            this.head = head;
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+        channel.read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            if (msg instanceof io.netty.handler.codec.http.HttpRequest head) {
+                start(head);
+            }
+            if (msg instanceof HttpContent content && current != null) {
+                if (current.requestBody != null) {
+                    current.requestBody.data(content.content());
+                }
+                if (content instanceof LastHttpContent last) {
+                    if (current.requestBody != null) {
+                        current.requestBody.end(last.trailingHeaders());
+                    }
+                    current.requestEnded = true;
+                    finishIfDone();
+                }
+            }
+            if (msg instanceof Http2ResetFrame) {
+                abandon();
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        // Between requests, while a request's body nobody reads (none was declared) is still to end, and while the
+        // body's buffer has room.
+        if (current == null || current.requestBody == null && !current.requestEnded
+                || current.requestBody != null && current.requestBody.wantsMore()) {
+            ctx.read();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (current != null && current.writer != null) {
+            current.writer.writabilityChanged();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        abandon();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("HTTP exchange on {} failed: {}", ctx.channel(), cause.toString());
+        abandon();
+        ctx.close();
+    }
+
+    private void start(io.netty.handler.codec.http.HttpRequest head) {
+        if (current != null) {
+            // HTTP/1.1 pipelining beyond one request in flight is not read (reading pauses), so this cannot happen.
+            channel.close();
+            return;
+        }
+        boolean hasBody = PekkoHttp.requestHasBody(head, http2);
+        BodyPublisher body = hasBody ? new BodyPublisher(channel, this::abandon) : null;
+        current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && head.decoderResult().isSuccess(),
+                head.method().name().equals("HEAD"));
+        onExchange.run();
+        Current exchange = current;
+        HttpRequest request;
+        try {
+            if (head.decoderResult().isFailure()) {
+                // HTTP/1.1 framing Netty's decoder refused (an oversized or malformed head): the connection closes after.
+                throw new IllegalArgumentException(String.valueOf(head.decoderResult().cause()));
+            }
+            request = PekkoHttp.request(head, http2, origin, body);
+        } catch (IllegalArgumentException malformed) {
+            // A target or header the model cannot hold: answered as the table's bad-request.
+            LOG.info("refusing a malformed request from {}: {}", channel.remoteAddress(), malformed.getMessage());
+            respond(exchange, ErrorResponses.respond(HttpRequest.create(), new ProxyException(ProxyError.BAD_REQUEST,
+                    "malformed request: " + malformed.getMessage()), origin.service(), ""));
+            return;
+        }
+        handler.handle(request, exchange.abandoned).whenComplete((response, error) -> channel.eventLoop().execute(() -> {
+            if (error != null) {
+                LOG.warn("the pipeline failed without a response: {}", error.toString());
+                channel.close();
+                return;
+            }
+            respond(exchange, response);
+        }));
+    }
+
+    private void respond(Current exchange, HttpResponse response) {
+        if (exchange != current || exchange.abandoned.isDone()) {
+            response.discardEntityBytes(materializer);
+            return;
+        }
+        io.netty.handler.codec.http.HttpResponse head = PekkoHttp.responseHead(response, http2, exchange.head);
+        if (!exchange.keepAlive || !exchange.requestEnded && !http2) {
+            // An HTTP/1.1 request whose body was not read to its end leaves the connection mid-message.
+            head.headers().set(HttpHeaderNames.CONNECTION, "close");
+        }
+        if (exchange.head || response.entity().isKnownEmpty()) {
+            // No body: one message (over HTTP/2: HEADERS that end the stream).
+            response.discardEntityBytes(materializer);
+            channel.writeAndFlush(PekkoHttp.whole(head)).addListener(written -> {
+                if (written.isSuccess()) {
+                    exchange.responseWritten = true;
+                    finishIfDone();
+                } else {
+                    channel.close();
+                }
+            });
+            return;
+        }
+        channel.write(head);
+        exchange.writer = new BodyWriter(channel, () -> {
+            exchange.responseWritten = true;
+            finishIfDone();
+        }, cause -> {
+            LOG.debug("writing a response on {} failed: {}", channel, cause.toString());
+            channel.close();
+        });
+        PekkoHttp.parts(response.entity()).runWith(Sink.fromSubscriber(exchange.writer), materializer);
+    }
+
+    private void finishIfDone() {
+        Current exchange = current;
+        if (exchange == null || !exchange.responseWritten) {
+            return;
+        }
+        if (http2) {
+            // The stream ends with the response; a request body still arriving is not needed: RST_STREAM NO_ERROR
+            // tells the caller to stop sending it (RFC 9113 section 8.1), without calling the exchange a failure.
+            current = null;
+            onIdle.run();
+            if (!exchange.requestEnded) {
+                channel.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
+                        io.netty.handler.codec.http2.Http2Error.NO_ERROR)).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                channel.close();
+            }
+            return;
+        }
+        if (!exchange.requestEnded || !exchange.keepAlive) {
+            current = null;
+            onIdle.run();
+            channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        current = null;
+        onIdle.run();
+        channel.read();
+    }
+
+    /** The caller went away before its response ended. */
+    private void abandon() {
+        Current exchange = current;
+        if (exchange == null) {
+            return;
+        }
+        current = null;
+        exchange.abandoned.complete(null);
+        if (exchange.requestBody != null) {
+            exchange.requestBody.fail(new java.io.IOException("the caller went away"));
+        }
+        if (exchange.writer != null) {
+            exchange.writer.cancel();
+        }
+        onIdle.run();
+        channel.close();
+    }
+}

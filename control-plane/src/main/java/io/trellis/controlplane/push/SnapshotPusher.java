@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -41,7 +40,8 @@ public final class SnapshotPusher implements AutoCloseable {
     private final Duration debounce;
     private final AtomicLong versions;
     private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
-    private ScheduledFuture<?> pending;
+    /** A recompilation is scheduled and has not started reading state yet (guarded by this). */
+    private boolean scheduled;
     // Written by the push thread, read by committing threads.
     private volatile long lastPolicyRevision = -1;
 
@@ -76,12 +76,17 @@ public final class SnapshotPusher implements AutoCloseable {
     }
 
     private synchronized void schedulePushAll() {
-        if (pending == null || pending.isDone()) {
-            pending = executor.schedule(this::pushAll, debounce.toMillis(), TimeUnit.MILLISECONDS);
+        // A change that arrives while a recompilation runs schedules another: that one may have read the state before.
+        if (!scheduled) {
+            scheduled = true;
+            executor.schedule(this::pushAll, debounce.toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
     private void pushAll() {
+        synchronized (this) {
+            scheduled = false;
+        }
         try {
             MeshState state = store.state();
             lastPolicyRevision = state.policyRevision();

@@ -98,11 +98,11 @@ for engine in netty pekko; do
   aborts[$engine]=$(timeout 120 $py bench/transport/http1_clients.py aborts 127.0.0.1 ${base}11 1100 | sed 's/^aborts: //')
   sleep 1; cancelled[$engine]="$(grep -c cancelled "$work/slow-$engine.log" || true) of $(grep -c 'started /slow' "$work/slow-$engine.log" || true)"
   before=$(grep -c started "$work/slow-$engine.log" || true)
-  rapid[$engine]=$(timeout 60 $py bench/transport/h2_floods.py rapid-reset 127.0.0.1 ${base}12 "$work/certs" 20000 | sed 's/^rapid-reset: //')
+  rapid[$engine]=$(timeout 60 $py e2e/peers/h2_floods.py rapid-reset 127.0.0.1 ${base}12 "$work/certs" 20000 | sed 's/^rapid-reset: //')
   sleep 2; rapid_app[$engine]=$(( $(grep -c started "$work/slow-$engine.log" || true) - before ))
   # Two connections at once, as in the report that crashed a sidecar.
-  continuation[$engine]=$( (timeout 60 $py bench/transport/h2_floods.py continuation 127.0.0.1 ${base}02 "$work/certs" 25 &
-                            timeout 60 $py bench/transport/h2_floods.py continuation 127.0.0.1 ${base}02 "$work/certs" 25; wait) \
+  continuation[$engine]=$( (timeout 60 $py e2e/peers/h2_floods.py continuation 127.0.0.1 ${base}02 "$work/certs" 25 &
+                            timeout 60 $py e2e/peers/h2_floods.py continuation 127.0.0.1 ${base}02 "$work/certs" 25; wait) \
                           | sed 's/^continuation: //' | paste -sd ';' -)
   sleep 2; server_pid=${engine}_server; after[$engine]=$(alive "${!server_pid}" "$work/$engine-server.log")
 done

@@ -67,6 +67,30 @@ class MeshSecurityTest {
     }
 
     @Test
+    void continuationFloodsFromAClientWithoutACertificateLeaveTheSidecarServing() throws Exception {
+        // Issue 12, item 1 (CVE-2024-30255 class): two TLS connections with no client certificate, each sending one
+        // unterminated header block of up to 25 MiB in CONTINUATION frames, at once (python3-h2's frames).
+        String flood = MeshHarness.peers().resolve("h2_floods.py").toString();
+        String port = Integer.toString(echo.inboundPort());
+        Process first = new ProcessBuilder("/usr/bin/python3", flood, "continuation", echo.address(), port, "-", "25")
+                .redirectErrorStream(true).start();
+        Process second = new ProcessBuilder("/usr/bin/python3", flood, "continuation", echo.address(), port, "-", "25")
+                .redirectErrorStream(true).start();
+        String firstOut = new String(first.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String secondOut = new String(second.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(first.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(second.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+        // Each connection is cut (GOAWAY or closed) long before 25 MiB, and the sidecar lives on and serves.
+        for (String out : new String[] {firstOut, secondOut}) {
+            assertThat(out).as(out).containsPattern("server: (goaway|closed)");
+            assertThat(Double.parseDouble(out.replaceAll("(?s).*sent ([0-9.]+) MiB.*", "$1"))).as(out).isLessThan(25);
+        }
+        assertThat(echo.process().isAlive()).as(echo.logTail()).isTrue();
+        assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status()).isEqualTo(200);
+    }
+
+    @Test
     void allowedIdentityReachesTheApp() throws Exception {
         assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status()).isEqualTo(200);
     }

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""Hostile HTTP/2 clients for the transport experiment (python3-h2 and hyperframe, with a valid client certificate).
+"""Hostile HTTP/2 clients over TLS (python3-h2 and hyperframe), for bench/transport.sh and the e2e security tests.
 
   continuation HOST PORT DIR MB   one HEADERS frame without END_HEADERS, then CONTINUATION frames of 16 KiB,
                                   up to MB mebibytes or 20 s (CVE-2024-30255 / -27316 class)
   rapid-reset HOST PORT DIR N     N requests each reset at once (HEADERS + RST_STREAM), at most 20 s (CVE-2023-44487)
 Prints one line: what was sent and how the server reacted ("goaway" with its error code, "closed", or "nothing").
-DIR holds client.pem, client.key and ca.pem. Every loop is bounded in count and time.
+DIR holds client.pem, client.key and ca.pem; DIR "-" connects without a client certificate (and does not check the
+server's). Every loop is bounded in count and time.
 """
 import socket
 import ssl
@@ -21,8 +22,11 @@ import hyperframe.frame
 def connect(host, port, certs):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False  # the peer proves a SPIFFE ID, not a host name
-    ctx.load_verify_locations(certs + "/ca.pem")
-    ctx.load_cert_chain(certs + "/client.pem", certs + "/client.key")
+    if certs == "-":
+        ctx.verify_mode = ssl.CERT_NONE  # an attacker without a certificate does not care who answers
+    else:
+        ctx.load_verify_locations(certs + "/ca.pem")
+        ctx.load_cert_chain(certs + "/client.pem", certs + "/client.key")
     ctx.set_alpn_protocols(["h2"])
     sock = ctx.wrap_socket(socket.create_connection((host, port), timeout=5))
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))

@@ -30,6 +30,7 @@ import io.trellis.sidecar.outbound.OutboundServer;
 import io.trellis.sidecar.tcp.TcpUpstreams;
 import io.trellis.sidecar.tcp.TunnelServer;
 import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.netty.AppClient;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -114,9 +115,11 @@ public final class Sidecar implements AutoCloseable {
         // The Netty event loops of the data path (docs/architecture.md: the transport decision).
         EventLoops loops = EventLoops.start(Math.min(2, Runtime.getRuntime().availableProcessors()));
         OutboundPipeline outboundPipeline = new OutboundPipeline(system, identity, tables, metrics, loops, config.namespace());
-        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, loops, config.service(),
-                config.appPort(), config.appProtocol());
         Materializer materializer = Materializer.matFromSystem(system);
+        // One client of the app: the inbound pipeline's requests and the Kafka deliveries share its connections.
+        AppClient app = new AppClient(loops, config.appPort(), materializer);
+        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, app, config.service(),
+                config.appPort(), config.appProtocol());
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
                 config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
         OutboundServer outbound = await(OutboundServer.bind(system, outboundPipeline, config.outboundPort(),
@@ -128,7 +131,7 @@ public final class Sidecar implements AutoCloseable {
         AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort());
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
-        KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), config.appPort(), config.kafkaBootstrap(), tables,
+        KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), app, config.appPort(), config.kafkaBootstrap(), tables,
                 metrics, clock);
         LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, kafka.publishEndpoint(),
                 config.apiPort()), "API listener on 127.0.0.1:" + config.apiPort());
@@ -143,7 +146,7 @@ public final class Sidecar implements AutoCloseable {
         Drainer.register(system, readiness, inbound, outbound, List.of(tunnel, tcpUpstreams), config.drainTimeout(),
                 () -> kafka.drain(config.drainTimeout()), () -> {
                     outboundPipeline.close();
-                    inboundPipeline.close();
+                    app.close();
                     blocking.shutdown();
                     return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture(),
                             kafka.close().toCompletableFuture(), loops.stop().toCompletableFuture());

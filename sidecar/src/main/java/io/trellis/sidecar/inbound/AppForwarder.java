@@ -3,17 +3,14 @@ package io.trellis.sidecar.inbound;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
-import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.AppClient;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
-import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.http.javadsl.model.headers.Host;
-import org.apache.pekko.stream.Materializer;
 
 /**
  * The end of the inbound path: forwards to the app on 127.0.0.1:appPort through {@link AppClient} (Netty), speaking
@@ -27,11 +24,11 @@ final class AppForwarder implements Stage.Next<InboundCall> {
     private final boolean h2cForAll;
     private final AppClient app;
 
-    /** A forwarder to the app at 127.0.0.1:{@code appPort}; {@code appProtocol} is auto, http1 or h2c. */
-    AppForwarder(ActorSystem<?> system, EventLoops loops, int appPort, String appProtocol) {
+    /** A forwarder to the app at 127.0.0.1:{@code appPort} through {@code app}; {@code appProtocol} is auto, http1 or h2c. */
+    AppForwarder(AppClient app, int appPort, String appProtocol) {
         this.appPort = appPort;
         this.h2cForAll = appProtocol.equals("h2c");
-        this.app = new AppClient(loops, appPort, Materializer.matFromSystem(system));
+        this.app = app;
     }
 
     @Override
@@ -77,10 +74,5 @@ final class AppForwarder implements Stage.Next<InboundCall> {
             return port > 0 ? uri.host().address() + ":" + port : uri.host().address();
         }
         return "127.0.0.1:" + appPort;
-    }
-
-    /** Closes the app connections (busy HTTP/1.1 ones once their exchange ends). */
-    void close() {
-        app.close();
     }
 }

@@ -8,7 +8,7 @@ import io.trellis.sidecar.pipeline.ReadyStage;
 import io.trellis.sidecar.pipeline.RequestContext;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
-import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.netty.AppClient;
 import io.trellis.sidecar.telemetry.TraceHeaders;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -25,15 +25,14 @@ import org.apache.pekko.stream.Materializer;
 public final class InboundPipeline {
     private final RoutingTableRef tables;
     private final String service;
-    private final AppForwarder app;
     private final Pipeline<InboundCall> pipeline;
 
-    /** Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}. */
+    /** Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}, reached through {@code app}. */
     public InboundPipeline(ActorSystem<?> system, WorkloadIdentity identity, RoutingTableRef tables, ProxyMetrics metrics,
-            EventLoops loops, String service, int appPort, String appProtocol) {
+            AppClient app, String service, int appPort, String appProtocol) {
         this.tables = tables;
         this.service = service;
-        this.app = new AppForwarder(system, loops, appPort, appProtocol);
+        AppForwarder forwarder = new AppForwarder(app, appPort, appProtocol);
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
                 new ReadyStage<>(identity),
@@ -41,7 +40,7 @@ public final class InboundPipeline {
                 InboundStages.authorization(),
                 new RateLimitStage(metrics, System::nanoTime),
                 new DeadlineStage(new RequestTimeout(system.scheduler(), Materializer.matFromSystem(system)))),
-                app);
+                forwarder);
     }
 
     /**
@@ -54,10 +53,5 @@ public final class InboundPipeline {
         RequestContext context = new RequestContext("inbound", TraceHeaders.requestId(traced), System.nanoTime(), service);
         return pipeline.handle(new InboundCall(traced, context, overTls, null, traced.getUri().path(),
                 tables.current().orElse(null), abandoned));
-    }
-
-    /** Closes the connection to the app. */
-    public void close() {
-        app.close();
     }
 }

@@ -7,7 +7,7 @@ import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.resilience.RequestTimeout;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
-import io.trellis.sidecar.transport.Http1ConnectionPool;
+import io.trellis.sidecar.transport.netty.AppClient;
 import io.trellis.sidecar.transport.PekkoFutures;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -26,7 +26,6 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
-import org.apache.pekko.http.javadsl.model.headers.Host;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
@@ -42,7 +41,7 @@ import org.apache.pekko.stream.Materializer;
 final class EventDelivery {
     private final ActorSystem<?> system;
     private final Materializer materializer;
-    private final Http1ConnectionPool app;
+    private final AppClient app;
     private final int appPort;
     private final Subscription subscription;
     private final DeadLetters deadLetters;
@@ -51,7 +50,7 @@ final class EventDelivery {
     private final AtomicLong inFlight;
     private final RequestTimeout timeout;
 
-    EventDelivery(ActorSystem<?> system, Http1ConnectionPool app, int appPort, Subscription subscription, DeadLetters deadLetters,
+    EventDelivery(ActorSystem<?> system, AppClient app, int appPort, Subscription subscription, DeadLetters deadLetters,
             ProxyMetrics metrics, Backoff backoff) {
         this.system = system;
         this.materializer = Materializer.matFromSystem(system);
@@ -103,15 +102,15 @@ final class EventDelivery {
     }
 
     private CompletionStage<HttpResponse> post(ConsumerRecord<byte[], byte[]> record, int attempt) {
-        // Origin-form with Host, as any client sends it: apps that route on the raw target (Python's http.server,
-        // many embedded servers) would see an absolute-form target as a wrong path.
+        // Origin-form with Host (AppClient sends the authority it is given), as any client sends it: apps that route
+        // on the raw target (Python's http.server, many embedded servers) would see an absolute-form target as a wrong
+        // path.
         HttpRequest request = HttpRequest.create(subscription.path()).withMethod(HttpMethods.POST)
-                .addHeader(Host.create("127.0.0.1", appPort))
                 .addHeaders(headers(record, attempt))
                 .withEntity(HttpEntities.create(contentType(record), record.value() == null ? new byte[0] : record.value()));
         CompletableFuture<Void> abandoned = new CompletableFuture<>();
         CompletableFuture<HttpResponse> answered = new CompletableFuture<>();
-        timeout.within(subscription.deliveryTimeout(), "the app", () -> app.send(request, abandoned)).whenComplete((response, error) -> {
+        timeout.within(subscription.deliveryTimeout(), "the app", () -> app.http1(request, "127.0.0.1:" + appPort, abandoned)).whenComplete((response, error) -> {
             if (error != null) {
                 // On a timeout the connection is closed, so the app sees its caller leave.
                 abandoned.complete(null);

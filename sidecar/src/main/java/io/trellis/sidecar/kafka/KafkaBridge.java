@@ -6,8 +6,7 @@ import io.trellis.sidecar.config.PublishPolicy;
 import io.trellis.sidecar.config.RoutingTable;
 import io.trellis.sidecar.config.RoutingTableRef;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
-import io.trellis.sidecar.transport.Http1Connection;
-import io.trellis.sidecar.transport.Http1ConnectionPool;
+import io.trellis.sidecar.transport.netty.AppClient;
 import io.trellis.sidecar.transport.PekkoFutures;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,8 +18,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.stream.Materializer;
 
 /**
  * The sidecar's Kafka bridge (DESIGN.md §6), assembled in one place: the publisher behind
@@ -32,11 +29,11 @@ public final class KafkaBridge {
     private final EventPublisher publisher;
     private final PublishEndpoint endpoint;
     private final ActorRef<SubscriptionSupervisor.Command> supervisor;
-    private final Http1ConnectionPool app;
+    private final AppClient app;
     private final ActorSystem<?> system;
 
     private KafkaBridge(ActorSystem<?> system, EventPublisher publisher, PublishEndpoint endpoint,
-            ActorRef<SubscriptionSupervisor.Command> supervisor, Http1ConnectionPool app) {
+            ActorRef<SubscriptionSupervisor.Command> supervisor, AppClient app) {
         this.system = system;
         this.publisher = publisher;
         this.endpoint = endpoint;
@@ -50,16 +47,13 @@ public final class KafkaBridge {
      * @param brokerOverride {@code --kafka-bootstrap}, or empty to follow the mesh config
      * @param service this sidecar's service (Kafka client ids start with it)
      */
-    public static KafkaBridge start(ActorSystem<?> system, SpiffeId self, String service, int appPort, String brokerOverride,
-            RoutingTableRef tables, ProxyMetrics metrics, Clock clock) {
+    public static KafkaBridge start(ActorSystem<?> system, SpiffeId self, String service, AppClient app, int appPort,
+            String brokerOverride, RoutingTableRef tables, ProxyMetrics metrics, Clock clock) {
         java.util.function.Supplier<String> brokers = () -> !brokerOverride.isEmpty() ? brokerOverride
                 : tables.current().map(t -> t.mesh().kafkaBootstrapServers()).orElse("");
         EventPublisher publisher = new EventPublisher(system, brokers);
         PublishEndpoint endpoint = new PublishEndpoint(system, publisher, self,
                 () -> tables.current().map(RoutingTable::publish).orElse(PublishPolicy.OPEN), metrics, clock);
-        Materializer materializer = Materializer.matFromSystem(system);
-        Http1ConnectionPool app = new Http1ConnectionPool(() -> Http1Connection.open("the app at 127.0.0.1:" + appPort,
-                Http.get(system).connectionTo("127.0.0.1").toPort(appPort).http(), materializer));
         DeadLetters deadLetters = new DeadLetters(system, publisher, clock);
         ActorRef<SubscriptionSupervisor.Command> supervisor = system.systemActorOf(SubscriptionSupervisor.create(
                 subscription -> new EventDelivery(system, app, appPort, subscription, deadLetters, metrics,
@@ -85,9 +79,8 @@ public final class KafkaBridge {
                 timeout, system.scheduler())).exceptionally(timedOut -> Done.getInstance());
     }
 
-    /** Closes the producer (after flushing) and the app connections; call after {@link #drain}. */
+    /** Closes the producer (after flushing); call after {@link #drain}. The app connections are the sidecar's to close. */
     public CompletionStage<Done> close() {
-        app.close();
         return PekkoFutures.direct(publisher.close()).exceptionally(error -> Done.getInstance());
     }
 }

@@ -10,7 +10,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
-import io.netty.util.concurrent.Future;
 import io.trellis.sidecar.SidecarConfig;
 import io.trellis.sidecar.config.Cluster;
 import io.trellis.sidecar.config.Endpoint;
@@ -72,9 +71,7 @@ public final class TcpUpstreams implements Drainable {
                 continue;
             }
             Dialer dialer = new Dialer(loops, identity, tables, metrics, namespace, upstream, chooser, open);
-            ServerBootstrap bootstrap = new ServerBootstrap().group(loops.group()).channel(loops.serverChannel())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
+            ServerBootstrap bootstrap = loops.server()
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childHandler(new ChannelInitializer<>() {
                         @Override
@@ -113,7 +110,7 @@ public final class TcpUpstreams implements Drainable {
     public CompletionStage<Void> stopAccepting() {
         List<CompletableFuture<Void>> closed = new ArrayList<>();
         for (Channel listener : listeners.values()) {
-            closed.add(completion(listener.close()));
+            closed.add(EventLoops.whenDone(listener.close()));
         }
         return CompletableFuture.allOf(closed.toArray(CompletableFuture[]::new));
     }
@@ -127,11 +124,6 @@ public final class TcpUpstreams implements Drainable {
         return upstream.targetPort() == 0 ? upstream.service() : upstream.service() + ":" + upstream.targetPort();
     }
 
-    private static CompletableFuture<Void> completion(Future<?> future) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        future.addListener(f -> done.complete(null));
-        return done;
-    }
 
     /** Carries the connections of one upstream listener; runs on each connection's event loop. */
     private static final class Dialer {
@@ -211,13 +203,11 @@ public final class TcpUpstreams implements Drainable {
             }
             Endpoint endpoint = chooser.pick(untried);
             tried.add(endpoint);
-            int connectMillis = (int) Math.min(Integer.MAX_VALUE, cluster.timeouts().connect().toMillis());
+            long connectMillis = cluster.timeouts().connect().toMillis();
             String address = endpoint.address();
             int dialPort = cluster.external() ? endpoint.port() : endpoint.tunnelPort();
             chooser.started(endpoint);
-            Bootstrap bootstrap = new Bootstrap().group(app.eventLoop()).channel(loops.channel())
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectMillis)
+            Bootstrap bootstrap = loops.client(app.eventLoop(), cluster.timeouts().connect())
                     .handler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel upstreamChannel) {

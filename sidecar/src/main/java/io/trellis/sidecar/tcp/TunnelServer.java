@@ -1,6 +1,5 @@
 package io.trellis.sidecar.tcp;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -10,7 +9,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.util.concurrent.Future;
 import io.trellis.certs.PeerCertificateVerifier;
 import io.trellis.certs.SpiffeId;
 import io.trellis.sidecar.config.InboundPolicy;
@@ -66,9 +64,7 @@ public final class TunnelServer implements Drainable {
             ProxyMetrics metrics, String service, String address, int port) {
         OpenConnections open = new OpenConnections();
         AtomicLong active = metrics.tcpActive(DIRECTION, service);
-        ServerBootstrap bootstrap = new ServerBootstrap().group(loops.group()).channel(loops.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, 1024)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+        ServerBootstrap bootstrap = loops.server()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
@@ -144,10 +140,8 @@ public final class TunnelServer implements Drainable {
             refuse(tunnel, metrics, service, ProxyError.DENIED, denial.get(), true);
             return;
         }
-        new Bootstrap().group(tunnel.eventLoop()).channel(loops.channel())
-                .option(ChannelOption.TCP_NODELAY, true)
+        loops.client(tunnel.eventLoop(), APP_CONNECT_TIMEOUT)
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) APP_CONNECT_TIMEOUT.toMillis())
                 .handler(new OpenConnections.CloseOnFailure())
                 .connect(new InetSocketAddress("127.0.0.1", port))
                 .addListener((ChannelFuture connected) -> {
@@ -199,17 +193,11 @@ public final class TunnelServer implements Drainable {
 
     @Override
     public CompletionStage<Void> stopAccepting() {
-        return completion(listener.close());
+        return EventLoops.whenDone(listener.close());
     }
 
     @Override
     public CompletionStage<Void> drain(Duration deadline) {
         return open.drain(deadline);
-    }
-
-    private static CompletionStage<Void> completion(Future<?> future) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        future.addListener(f -> done.complete(null));
-        return done;
     }
 }

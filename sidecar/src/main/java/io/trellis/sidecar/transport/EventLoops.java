@@ -1,6 +1,9 @@
 package io.trellis.sidecar.transport;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -13,6 +16,8 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -56,10 +61,32 @@ public final class EventLoops {
         return channel;
     }
 
+    /** A listener's bootstrap on these loops: a backlog of 1,024, no Nagle on accepted connections. */
+    public ServerBootstrap server() {
+        return new ServerBootstrap().group(group).channel(serverChannel)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true);
+    }
+
+    /**
+     * A client's bootstrap on {@code loop} (these loops, or one of them to keep a connection beside another): no
+     * Nagle, connect within {@code connectTimeout}.
+     */
+    public Bootstrap client(EventLoopGroup loop, Duration connectTimeout) {
+        return new Bootstrap().group(loop).channel(channel)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
+    }
+
+    /** A Netty future as a completion stage that completes (normally) when it does, whatever its outcome. */
+    public static CompletableFuture<Void> whenDone(Future<?> future) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        future.addListener(f -> done.complete(null));
+        return done;
+    }
+
     /** Stops the loops once no task arrived for a moment; completes when they have stopped. */
     public CompletionStage<Void> stop() {
-        CompletableFuture<Void> stopped = new CompletableFuture<>();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).addListener(f -> stopped.complete(null));
-        return stopped;
+        return whenDone(group.shutdownGracefully(0, 2, TimeUnit.SECONDS));
     }
 }

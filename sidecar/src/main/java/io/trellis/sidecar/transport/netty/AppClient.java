@@ -1,6 +1,5 @@
 package io.trellis.sidecar.transport.netty;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -34,7 +33,7 @@ import org.apache.pekko.stream.Materializer;
  * be made fails with {@code upstream-connect-failure}: the app never saw the request. Thread-safe.
  */
 public final class AppClient {
-    private static final int CONNECT_TIMEOUT_MILLIS = 5_000;
+    private static final java.time.Duration CONNECT_TIMEOUT = java.time.Duration.ofSeconds(5);
 
     private final EventLoops loops;
     private final int port;
@@ -203,10 +202,8 @@ public final class AppClient {
 
     private CompletableFuture<Channel> connect(ChannelInitializer<Channel> initializer) {
         CompletableFuture<Channel> connected = new CompletableFuture<>();
-        new Bootstrap().group(loops.group()).channel(loops.channel())
-                .option(ChannelOption.TCP_NODELAY, true)
+        loops.client(loops.group(), CONNECT_TIMEOUT)
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
                 .handler(initializer)
                 .connect("127.0.0.1", port)
                 .addListener((ChannelFuture f) -> {

@@ -109,11 +109,6 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         drain();
     }
 
-    /** True once the body was read to its end, failed or was cancelled. */
-    boolean finished() {
-        return done;
-    }
-
     /** True once the last byte arrived (the reader may not have taken it yet). */
     boolean ended() {
         return ended;

@@ -8,7 +8,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -81,9 +80,7 @@ public final class NettyHttpServer implements Drainable {
         ChannelGroup connections = new DefaultChannelGroup("http", GlobalEventExecutor.INSTANCE);
         AtomicInteger exchanges = new AtomicInteger();
         Connections setup = new Connections(tls, handler, materializer, service, exchanges);
-        ServerBootstrap bootstrap = new ServerBootstrap().group(loops.group()).channel(loops.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, 1024)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+        ServerBootstrap bootstrap = loops.server()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
@@ -110,9 +107,7 @@ public final class NettyHttpServer implements Drainable {
 
     @Override
     public CompletionStage<Void> stopAccepting() {
-        CompletableFuture<Void> closed = new CompletableFuture<>();
-        listener.close().addListener(f -> closed.complete(null));
-        return closed;
+        return EventLoops.whenDone(listener.close());
     }
 
     @Override

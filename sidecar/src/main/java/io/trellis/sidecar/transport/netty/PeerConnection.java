@@ -1,6 +1,5 @@
 package io.trellis.sidecar.transport.netty;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -61,9 +60,7 @@ public final class PeerConnection {
     public static PeerConnection open(EventLoops loops, SslContext tls, String host, int port, Duration connectTimeout,
             Duration idleTimeout, int maxPending, Materializer materializer) {
         PeerConnection connection = new PeerConnection(host + ":" + port, materializer, maxPending);
-        new Bootstrap().group(loops.group()).channel(loops.channel())
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()))
+        loops.client(loops.group(), connectTimeout)
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {

@@ -9,6 +9,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.HttpConversionUtil;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -96,27 +98,60 @@ final class PekkoHttp {
      * @param http2 whether the head came over HTTP/2 (where a body without a length is simply the stream's DATA)
      */
     static HttpResponse response(io.netty.handler.codec.http.HttpResponse head, boolean http2, BodyPublisher body) {
-        HttpResponse response = HttpResponse.create().withStatus(status(head.status().code(), head.status().reasonPhrase()));
+        Converted converted = convert(head.headers(), false);
+        return HttpResponse.create().withStatus(status(head.status().code(), head.status().reasonPhrase()))
+                .addHeaders(converted.headers())
+                .withEntity(entity(head.headers(), http2, converted.contentType(), body));
+    }
+
+    /**
+     * A Netty head's headers as the model holds them: the content type apart, a request's authority ({@code Host} or
+     * {@code :authority}) apart, and no framing or HTTP/2 bookkeeping headers.
+     *
+     * @param request whether these are a request's (a content type the model cannot parse then refuses it; in a
+     *     response it is dropped, as Pekko's own client does)
+     * @throws IllegalArgumentException for a request whose content type cannot be parsed
+     */
+    private static Converted convert(HttpHeaders in, boolean request) {
+        List<HttpHeader> headers = new ArrayList<>();
         ContentType contentType = ContentTypes.NO_CONTENT_TYPE;
-        for (Map.Entry<String, String> header : head.headers()) {
+        String authority = null;
+        for (Map.Entry<String, String> header : in) {
             String name = header.getKey().toLowerCase(Locale.ROOT);
             if (name.equals("content-type")) {
                 try {
                     contentType = ContentTypes.parse(header.getValue());
                 } catch (RuntimeException unparsable) {
-                    // The model cannot carry a content type it cannot parse (Pekko's own client drops it too).
-                    contentType = ContentTypes.NO_CONTENT_TYPE;
+                    if (request) {
+                        throw new IllegalArgumentException("Content-Type '" + header.getValue() + "' cannot be parsed");
+                    }
                 }
-            } else if (!NOT_HEADERS.contains(name)) {
-                response = response.addHeader(HttpHeader.parse(header.getKey(), header.getValue()));
+            } else if (request && (name.equals(":authority") || name.equals("host"))) {
+                authority = header.getValue();
+            } else if (!NOT_HEADERS.contains(name) && !name.startsWith(":")) {
+                headers.add(HttpHeader.parse(header.getKey(), header.getValue()));
             }
         }
-        return response.withEntity(entity(head.headers(), http2, contentType, body));
+        return new Converted(headers, contentType, authority);
+    }
+
+    /** What {@link #convert} makes of a head's headers; {@code authority} is null when there is none. */
+    private record Converted(List<HttpHeader> headers, ContentType contentType, String authority) {
+    }
+
+    /** The data of {@code parts}, without the last part's trailers (an entity of known length cannot carry them). */
+    private static Source<ByteString, ?> data(Source<HttpEntity.ChunkStreamPart, ?> parts) {
+        return parts.filter(part -> !part.isLastChunk()).map(HttpEntity.ChunkStreamPart::data);
+    }
+
+    /** The head's {@code Content-Length}, or -1 when it has none (or one that is not a number). */
+    private static long declaredLength(HttpHeaders headers) {
+        String declared = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+        return declared == null ? -1 : parseLength(declared);
     }
 
     private static ResponseEntity entity(HttpHeaders headers, boolean http2, ContentType contentType, BodyPublisher body) {
-        String declared = headers.get(HttpHeaderNames.CONTENT_LENGTH);
-        long length = declared == null ? -1 : parseLength(declared);
+        long length = declaredLength(headers);
         if (body == null) {
             // No body follows: an answer to HEAD declares the length it would have had.
             return length > 0 ? HttpEntities.create(contentType, length, Source.<ByteString>empty())
@@ -124,7 +159,7 @@ final class PekkoHttp {
         }
         Source<HttpEntity.ChunkStreamPart, ?> parts = Source.fromPublisher(body);
         if (length >= 0) {
-            return HttpEntities.create(contentType, length, parts.filter(part -> !part.isLastChunk()).map(HttpEntity.ChunkStreamPart::data));
+            return HttpEntities.create(contentType, length, data(parts));
         }
         if (http2 || headers.contains(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED, true)) {
             return chunked(contentType, parts);
@@ -196,42 +231,27 @@ final class PekkoHttp {
                 .withProtocol(http2 ? (org.apache.pekko.http.javadsl.model.HttpProtocol)
                         org.apache.pekko.http.scaladsl.model.HttpProtocols.HTTP$div2$u002E0()
                         : org.apache.pekko.http.javadsl.model.HttpProtocols.HTTP_1_1);
-        ContentType contentType = ContentTypes.NO_CONTENT_TYPE;
-        String authority = null;
-        for (Map.Entry<String, String> header : head.headers()) {
-            String name = header.getKey().toLowerCase(Locale.ROOT);
-            if (name.equals("content-type")) {
-                try {
-                    contentType = ContentTypes.parse(header.getValue());
-                } catch (RuntimeException unparsable) {
-                    throw new IllegalArgumentException("Content-Type '" + header.getValue() + "' cannot be parsed");
-                }
-            } else if (name.equals(":authority") || name.equals("host")) {
-                authority = header.getValue();
-            } else if (!NOT_HEADERS.contains(name) && !name.startsWith(":")) {
-                request = request.addHeader(HttpHeader.parse(header.getKey(), header.getValue()));
-            }
-        }
-        if (authority != null) {
-            request = request.addHeader(HttpHeader.parse("Host", authority));
+        Converted converted = convert(head.headers(), true);
+        request = request.addHeaders(converted.headers());
+        if (converted.authority() != null) {
+            request = request.addHeader(HttpHeader.parse("Host", converted.authority()));
         }
         if (origin.tls() != null) {
             request = request.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession,
                     org.apache.pekko.http.scaladsl.model.SslSessionInfo.apply(origin.tls()));
         }
-        return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, http2, contentType, body));
+        return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, converted.contentType(), body));
     }
 
-    private static ResponseEntity requestEntity(io.netty.handler.codec.http.HttpRequest head, boolean http2,
-            ContentType contentType, BodyPublisher body) {
+    private static ResponseEntity requestEntity(io.netty.handler.codec.http.HttpRequest head, ContentType contentType,
+            BodyPublisher body) {
         if (body == null) {
             return HttpEntities.create(contentType, ByteString.emptyByteString());
         }
-        String declared = head.headers().get(HttpHeaderNames.CONTENT_LENGTH);
-        long length = declared == null ? -1 : parseLength(declared);
+        long length = declaredLength(head.headers());
         Source<HttpEntity.ChunkStreamPart, ?> parts = Source.fromPublisher(body);
         if (length > 0 && !HttpUtil.isTransferEncodingChunked(head)) {
-            return HttpEntities.create(contentType, length, parts.filter(part -> !part.isLastChunk()).map(HttpEntity.ChunkStreamPart::data));
+            return HttpEntities.create(contentType, length, data(parts));
         }
         return chunked(contentType, parts);
     }

@@ -6,7 +6,8 @@
   rapid-reset HOST PORT DIR N     N requests each reset at once (HEADERS + RST_STREAM), at most 20 s (CVE-2023-44487)
 Prints one line: what was sent and how the server reacted ("goaway" with its error code, "closed", or "nothing").
 DIR holds client.pem, client.key and ca.pem; DIR "-" connects without a client certificate (and does not check the
-server's). Every loop is bounded in count and time.
+server's); DIR "h2c" speaks plaintext HTTP/2 with prior knowledge (an app-facing port). Every loop is bounded in
+count and time.
 """
 import socket
 import ssl
@@ -20,6 +21,17 @@ import hyperframe.frame
 
 
 def connect(host, port, certs):
+    if certs == "h2c":
+        sock = socket.create_connection((host, port), timeout=5)
+    else:
+        sock = tls(host, port, certs)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def tls(host, port, certs):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False  # the peer proves a SPIFFE ID, not a host name
     if certs == "-":
@@ -28,11 +40,7 @@ def connect(host, port, certs):
         ctx.load_verify_locations(certs + "/ca.pem")
         ctx.load_cert_chain(certs + "/client.pem", certs + "/client.key")
     ctx.set_alpn_protocols(["h2"])
-    sock = ctx.wrap_socket(socket.create_connection((host, port), timeout=5))
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
-    return sock, conn
+    return ctx.wrap_socket(socket.create_connection((host, port), timeout=5))
 
 
 def reaction(sock, conn):

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MeshConformanceTest {
     private static final Path GRPC = MeshHarness.peers().resolve("grpc");
+    private static final Path WEBSOCKET_PEER = MeshHarness.peers().resolve("ws_peer.py");
 
     private MeshHarness mesh;
     private SidecarProcess web;
@@ -32,7 +33,7 @@ class MeshConformanceTest {
 
     @BeforeAll
     void startMesh() throws Exception {
-        if (!Files.isDirectory(GRPC.resolve("node_modules/@grpc/grpc-js")) || !python3HasH2()) {
+        if (!Files.isDirectory(GRPC.resolve("node_modules/@grpc/grpc-js")) || !python3Has("h2") || !python3Has("websockets")) {
             throw new IllegalStateException("the third-party peers are missing: run e2e/peers/install.sh (as root) first");
         }
         mesh = MeshHarness.start();
@@ -55,8 +56,14 @@ class MeshConformanceTest {
         mesh.startSidecar("shop", recordingApp("shop-v1"), "--label", "version=v1");
         mesh.startSidecar("shop", recordingApp("shop-v2"), "--label", "version=v2");
         mesh.startSidecar("lengths", recordingApp("lengths-app"));
+        // chat: a WebSocket echo server on Debian's python3-websockets.
+        int chatApp = MeshHarness.freePort();
+        mesh.launchPeer("ws-server", List.of("/usr/bin/python3", WEBSOCKET_PEER.toString(), "server", Integer.toString(chatApp)));
+        MeshHarness.await(Duration.ofSeconds(20), "the WebSocket server to listen", () -> log("ws-server").contains("ready"));
+        mesh.startSidecar("chat", chatApp);
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "greeter", "--upstream", "strict",
-                "--upstream", "ledger", "--upstream", "flaky", "--upstream", "shop", "--upstream", "lengths");
+                "--upstream", "ledger", "--upstream", "flaky", "--upstream", "shop", "--upstream", "lengths",
+                "--upstream", "chat");
         MeshHarness.await(Duration.ofSeconds(30), "web to reach greeter", () -> grpc("greeter", "say", "warm-up", "0", "5000")
                 .get("code").asInt() == 0);
     }
@@ -149,6 +156,34 @@ class MeshConformanceTest {
         JsonNode served = lastCall("Say", "cancel-me");
         assertThat(served.get("cancelled").asBoolean()).as(served.toString()).isTrue();
         assertThat(served.get("ms").asInt()).as("cancelled before the call's own 3 s end").isLessThan(3000);
+    }
+
+    @Test
+    void aCallerThatCancelsCancelsTheCallAtTheServerAtOnce() throws Exception {
+        String cancelled = "trellis_grpc_responses_total{direction=\"outbound\",grpc_status=\"CANCELLED\",service=\"greeter\"}";
+        String aborted = "trellis_errors_total{code=\"client-aborted\",direction=\"outbound\"}";
+        double cancelledBefore = Math.max(0, metric(web, cancelled));
+        double abortedBefore = Math.max(0, metric(web, aborted));
+        double retriesBefore = web.metricSum("trellis_retries_total", "service=\"greeter\"");
+
+        // The client cancels 300 ms into a call the server would end after 3 s.
+        JsonNode outcome = grpc("greeter", "cancel", "cancel-explicit", "3000", "300");
+
+        assertThat(outcome.get("code").asInt()).as(outcome.toString()).isEqualTo(1);
+        MeshHarness.await(Duration.ofSeconds(10), "the grpc-js server to end the call", () -> {
+            try {
+                return lastCall("Say", "cancel-explicit") != null;
+            } catch (AssertionError | IOException notYet) {
+                return false;
+            }
+        });
+        JsonNode served = lastCall("Say", "cancel-explicit");
+        assertThat(served.get("cancelled").asBoolean()).as(served.toString()).isTrue();
+        assertThat(served.get("ms").asInt()).as("cancelled soon after the client's cancel at 300 ms").isLessThan(1500);
+        MeshHarness.await(Duration.ofSeconds(10), "the call counted as CANCELLED", () -> metric(web, cancelled) > cancelledBefore);
+        assertThat(metric(web, aborted)).as("counted as the client's abort").isGreaterThan(abortedBefore);
+        assertThat(web.metricSum("trellis_retries_total", "service=\"greeter\"")).as("a cancel is never retried")
+                .isEqualTo(retriesBefore);
     }
 
     @Test
@@ -268,8 +303,7 @@ class MeshConformanceTest {
 
     @Test
     void requestTrailersOfAChunkedHttp1RequestReachTheApp() throws Exception {
-        // curl cannot send request trailers: the request is written as bytes. (HTTP/2 request trailers from the app
-        // are dropped by the Pekko listener on the outbound port; see docs/compatibility.md.)
+        // curl cannot send request trailers: the request is written as bytes.
         String chunked = "POST /trailers-http1 HTTP/1.1\r\nHost: lengths\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n"
                 + "Connection: close\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc123\r\n\r\n";
         String status;
@@ -284,6 +318,145 @@ class MeshConformanceTest {
         JsonNode received = recorded("lengths-app", "/trailers-http1");
         assertThat(received.get("body_bytes").asInt()).isEqualTo(5);
         assertThat(received.get("trailers").path("x-checksum").asText()).as(received.toString()).isEqualTo("abc123");
+    }
+
+    @Test
+    void requestTrailersOfAnHttp2RequestReachTheApp() throws Exception {
+        Path upload = mesh.work().resolve("upload-5.bin");
+        Files.writeString(upload, "hello");
+        // Without a Content-Length, as gRPC and other streaming clients send (see docs/compatibility.md for both).
+        Process nghttp = new ProcessBuilder("nghttp", "-n", "--stat", "-d", upload.toString(), "--no-content-length",
+                "--trailer", "x-checksum: abc123",
+                "http://127.0.0.1:" + web.upstreamPort("lengths") + "/trailers-h2").redirectErrorStream(true).start();
+        String out = new String(nghttp.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(nghttp.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(nghttp.exitValue()).as(out).isZero();
+        JsonNode received = recorded("lengths-app", "/trailers-h2");
+        assertThat(received.get("body_bytes").asInt()).isEqualTo(5);
+        assertThat(received.get("trailers").path("x-checksum").asText()).as(received.toString()).isEqualTo("abc123");
+    }
+
+    @Test
+    void absoluteFormTargetsAndHostVariantsRouteToTheSameService() throws Exception {
+        int proxy = web.outboundPort();
+        List<String> requests = List.of(
+                // What JDK HttpClient sends through a proxy for http://lengths:80/...: the default port spelled out.
+                "GET http://lengths:80/abs-default-port HTTP/1.1\r\nHost: lengths:80\r\n",
+                "GET http://lengths.default.svc.cluster.local/abs-fqdn HTTP/1.1\r\nHost: other\r\n",
+                "GET /host-upper HTTP/1.1\r\nHost: LENGTHS\r\n",
+                "GET /host-dot HTTP/1.1\r\nHost: lengths.default.svc.cluster.local.\r\n",
+                "GET /host-port HTTP/1.1\r\nHost: lengths.default:8080\r\n",
+                "GET /host-svc HTTP/1.1\r\nHost: lengths.default.svc\r\n");
+        for (String request : requests) {
+            String answer = exchange(proxy, request + "Connection: close\r\n\r\n");
+            assertThat(answer).as(request).startsWith("HTTP/1.1 200 ");
+        }
+
+        for (String path : List.of("/abs-default-port", "/abs-fqdn", "/host-upper", "/host-dot", "/host-port", "/host-svc")) {
+            assertThat(recorded("lengths-app", path).get("requestline").asText()).as("the app reads an origin-form target")
+                    .startsWith("GET " + path + " ");
+        }
+        assertThat(recorded("lengths-app", "/abs-fqdn").get("host").asText())
+                .as("a proxy takes the authority of an absolute-form target, not the Host sent with it")
+                .isEqualTo("lengths.default.svc.cluster.local");
+    }
+
+    @Test
+    void pipelinedHttp1RequestsAreAnsweredInOrder() throws Exception {
+        String answer = exchange(web.upstreamPort("lengths"), "GET /pipelined-1 HTTP/1.1\r\nHost: lengths\r\n\r\n"
+                + "GET /pipelined-2 HTTP/1.1\r\nHost: lengths\r\nConnection: close\r\n\r\n");
+
+        assertThat(answer.split("HTTP/1.1 200 ", -1)).as(answer).hasSize(3);
+        assertThat(recorded("lengths-app", "/pipelined-1")).isNotNull();
+        assertThat(recorded("lengths-app", "/pipelined-2")).isNotNull();
+    }
+
+    @Test
+    void connectIsRefusedByTheErrorTable() throws Exception {
+        String answer = exchange(web.outboundPort(), "CONNECT lengths:80 HTTP/1.1\r\nHost: lengths:80\r\nConnection: close\r\n\r\n");
+
+        assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("trellis-error: bad-request")
+                .contains("CONNECT tunnels are not supported");
+    }
+
+    @Test
+    void aWebSocketClientAndServerTalkThroughTheMesh() throws Exception {
+        JsonNode outcome = webSocket("/room/1", "hello", "world", "@size:1048576");
+
+        assertThat(outcome.get("ok").asBoolean()).as(outcome.toString()).isTrue();
+        assertThat(outcome.get("replies").get(0).asText()).isEqualTo("echo:hello");
+        assertThat(outcome.get("replies").get(1).asText()).isEqualTo("echo:world");
+        assertThat(outcome.get("replies").get(2).asText()).as("a 1 MiB message").isEqualTo("echo:...(1048581 chars)");
+        MeshHarness.await(Duration.ofSeconds(10), "the server to log the connection's end",
+                () -> log("ws-server").contains("\"path\": \"/room/1\""));
+        JsonNode served = lastLine("ws-server", "/room/1");
+        assertThat(served.get("messages").asInt()).isEqualTo(3);
+        assertThat(served.get("close_code").asInt()).as("the client's close handshake reached the server").isEqualTo(1000);
+    }
+
+    @Test
+    void aWebSocketUpgradeIsAuthorizedLikeAnyRequest() throws Exception {
+        mesh.apply("""
+                kind: AuthorizationPolicy
+                metadata: {name: chat-no-admin, namespace: default}
+                spec:
+                  service: chat
+                  action: DENY
+                  rules:
+                    - to: {paths: ["/admin/*"]}
+                """);
+        try {
+            MeshHarness.await(Duration.ofSeconds(30), "chat to deny /admin/*",
+                    () -> !webSocket("/admin/room", "probe").get("ok").asBoolean());
+
+            JsonNode denied = webSocket("/admin/room", "secret");
+            JsonNode allowed = webSocket("/room/2", "still-open");
+
+            assertThat(denied.get("error").asText()).as(denied.toString()).contains("403");
+            assertThat(log("ws-server")).doesNotContain("\"path\": \"/admin/room\"");
+            assertThat(allowed.get("ok").asBoolean()).as(allowed.toString()).isTrue();
+        } finally {
+            mesh.delete("authorizationpolicies", "chat-no-admin");
+        }
+    }
+
+    /** Runs the python3-websockets client against web's upstream port for chat; its one-line JSON outcome. */
+    private JsonNode webSocket(String path, String... messages) {
+        List<String> command = new ArrayList<>(List.of("/usr/bin/python3", WEBSOCKET_PEER.toString(), "client",
+                "ws://127.0.0.1:" + web.upstreamPort("chat") + path));
+        command.addAll(List.of(messages));
+        try {
+            PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(60), command.toArray(String[]::new));
+            String[] lines = out.text().strip().split("\n");
+            return MeshHarness.JSON.readTree(lines[lines.length - 1]);
+        } catch (IOException e) {
+            return MeshHarness.JSON.createObjectNode().put("ok", false).put("error", e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The last JSON line {@code peer} logged that mentions {@code fragment}. */
+    private JsonNode lastLine(String peer, String fragment) throws IOException {
+        JsonNode found = null;
+        for (String line : log(peer).split("\n")) {
+            if (line.startsWith("{") && line.contains(fragment)) {
+                found = MeshHarness.JSON.readTree(line);
+            }
+        }
+        assertThat(found).as(peer + " logged " + fragment).isNotNull();
+        return found;
+    }
+
+    /** Writes {@code request} on a new connection to {@code port} and reads the answer until the connection closes. */
+    private static String exchange(int port, String request) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(20_000);
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
     }
 
     /** The app's last JSON report of a request to {@code path}. */
@@ -368,9 +541,9 @@ class MeshConformanceTest {
         }
     }
 
-    private static boolean python3HasH2() throws InterruptedException {
+    private static boolean python3Has(String module) throws InterruptedException {
         try {
-            return new ProcessBuilder("/usr/bin/python3", "-c", "import h2").start().waitFor() == 0;
+            return new ProcessBuilder("/usr/bin/python3", "-c", "import " + module).start().waitFor() == 0;
         } catch (IOException e) {
             return false;
         }

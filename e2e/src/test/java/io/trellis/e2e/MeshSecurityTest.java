@@ -70,11 +70,21 @@ class MeshSecurityTest {
     void continuationFloodsFromAClientWithoutACertificateLeaveTheSidecarServing() throws Exception {
         // Issue 12, item 1 (CVE-2024-30255 class): two TLS connections with no client certificate, each sending one
         // unterminated header block of up to 25 MiB in CONTINUATION frames, at once (python3-h2's frames).
+        assertContinuationFloodsAreCut(echo, echo.address(), echo.inboundPort(), "-");
+    }
+
+    @Test
+    void continuationFloodsOnTheAppFacingH2cPortLeaveTheSidecarServing() throws Exception {
+        // The same floods in plaintext HTTP/2 on web's outbound port: what a compromised app could send its sidecar.
+        assertContinuationFloodsAreCut(web, "127.0.0.1", web.outboundPort(), "h2c");
+    }
+
+    /** Two floods at once at {@code host:port} ({@code mode} as h2_floods.py takes it): both cut, {@code target} serving. */
+    private void assertContinuationFloodsAreCut(SidecarProcess target, String host, int port, String mode) throws Exception {
         String flood = MeshHarness.peers().resolve("h2_floods.py").toString();
-        String port = Integer.toString(echo.inboundPort());
-        Process first = new ProcessBuilder("/usr/bin/python3", flood, "continuation", echo.address(), port, "-", "25")
+        Process first = new ProcessBuilder("/usr/bin/python3", flood, "continuation", host, Integer.toString(port), mode, "25")
                 .redirectErrorStream(true).start();
-        Process second = new ProcessBuilder("/usr/bin/python3", flood, "continuation", echo.address(), port, "-", "25")
+        Process second = new ProcessBuilder("/usr/bin/python3", flood, "continuation", host, Integer.toString(port), mode, "25")
                 .redirectErrorStream(true).start();
         String firstOut = new String(first.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         String secondOut = new String(second.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
@@ -86,7 +96,7 @@ class MeshSecurityTest {
             assertThat(out).as(out).containsPattern("server: (goaway|closed)");
             assertThat(Double.parseDouble(out.replaceAll("(?s).*sent ([0-9.]+) MiB.*", "$1"))).as(out).isLessThan(25);
         }
-        assertThat(echo.process().isAlive()).as(echo.logTail()).isTrue();
+        assertThat(target.process().isAlive()).as(target.logTail()).isTrue();
         assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status()).isEqualTo(200);
     }
 

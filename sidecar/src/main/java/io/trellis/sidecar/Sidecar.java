@@ -122,7 +122,7 @@ public final class Sidecar implements AutoCloseable {
                 config.appPort(), config.appProtocol());
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
                 config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
-        OutboundServer outbound = await(OutboundServer.bind(system, outboundPipeline, config.outboundPort(),
+        OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, config.outboundPort(),
                 config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1");
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort());

@@ -36,6 +36,10 @@ public record RoutingTable(long version, MeshSettings mesh, TrustBundle trustBun
      */
     public Optional<Cluster> resolve(String host, String callerNamespace) {
         String name = host.toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".")) {
+            // A fully qualified name's root label: inventory.default.svc.cluster.local. is the same service.
+            name = name.substring(0, name.length() - 1);
+        }
         String suffix = ".svc." + mesh.trustDomain();
         if (name.endsWith(suffix)) {
             name = name.substring(0, name.length() - suffix.length());

@@ -7,6 +7,7 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 
@@ -18,6 +19,9 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 public final class ErrorResponses {
     /** The header naming the error code on every response the sidecar makes itself. */
     public static final String ERROR_HEADER = "trellis-error";
+    /** nginx's status for a client that closed the connection before the answer: no standard one exists. */
+    private static final StatusCode CLIENT_CLOSED_REQUEST = StatusCodes.custom(499, "Client Closed Request",
+            "The client went away before the response", false, true);
 
     private ErrorResponses() {
     }
@@ -59,8 +63,12 @@ public final class ErrorResponses {
         }
         String body = "{\"error\":" + json(kind.code()) + ",\"message\":" + json(message)
                 + ",\"service\":" + json(service) + ",\"requestId\":" + json(requestId) + "}";
-        return HttpResponse.create().withStatus(kind.httpStatus()).addHeaders(headers)
+        return HttpResponse.create().withStatus(status(kind)).addHeaders(headers)
                 .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body));
+    }
+
+    private static StatusCode status(ProxyError kind) {
+        return kind == ProxyError.CLIENT_ABORTED ? CLIENT_CLOSED_REQUEST : StatusCodes.get(kind.httpStatus());
     }
 
     /** gRPC's percent-encoding of {@code grpc-message} (spaces and printable ASCII stay readable). */

@@ -32,7 +32,13 @@ public enum ProxyError {
     /** No Kafka broker is configured, or none acknowledged an event in time (it may or may not have been written). */
     BROKER_UNAVAILABLE("broker-unavailable", 503, GrpcStatus.UNAVAILABLE),
     /** The request body is larger than the sidecar accepts for this operation. */
-    PAYLOAD_TOO_LARGE("payload-too-large", 413, GrpcStatus.RESOURCE_EXHAUSTED);
+    PAYLOAD_TOO_LARGE("payload-too-large", 413, GrpcStatus.RESOURCE_EXHAUSTED),
+    /**
+     * The caller went away (reset its stream, closed its connection) before its response ended. Nobody reads this
+     * answer; it is counted (499, as nginx logs it) and never held against the upstream: no retry, no breaker or
+     * outlier failure.
+     */
+    CLIENT_ABORTED("client-aborted", 499, GrpcStatus.CANCELLED);
 
     private final String code;
     private final int httpStatus;
@@ -71,7 +77,7 @@ public enum ProxyError {
 
     /** The gRPC status codes the table uses (numbers from the gRPC spec). */
     public enum GrpcStatus {
-        INVALID_ARGUMENT(3), DEADLINE_EXCEEDED(4), NOT_FOUND(5), PERMISSION_DENIED(7), RESOURCE_EXHAUSTED(8),
+        CANCELLED(1), INVALID_ARGUMENT(3), DEADLINE_EXCEEDED(4), NOT_FOUND(5), PERMISSION_DENIED(7), RESOURCE_EXHAUSTED(8),
         UNAVAILABLE(14);
 
         private final int number;

@@ -3,6 +3,7 @@ package io.trellis.sidecar.inbound;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
+import io.trellis.sidecar.transport.Upgrades;
 import io.trellis.sidecar.transport.netty.AppClient;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -35,7 +36,8 @@ final class AppForwarder implements Stage.Next<InboundCall> {
     public CompletionStage<HttpResponse> handle(InboundCall call) {
         HttpRequest request = HopByHopHeaders.strip(call.request());
         String authority = authority(request, appPort);
-        CompletionStage<HttpResponse> answer = h2cForAll || ErrorResponses.isGrpc(request)
+        // An upgrade (WebSocket) is an HTTP/1.1 mechanism: it goes over HTTP/1.1 whatever the app speaks otherwise.
+        CompletionStage<HttpResponse> answer = (h2cForAll || ErrorResponses.isGrpc(request)) && !Upgrades.isUpgrade(request)
                 ? app.h2c(request, authority, call.abandoned())
                 : app.http1(request, authority, call.abandoned());
         return answer.thenApply(AppForwarder::fromApp);
@@ -45,12 +47,13 @@ final class AppForwarder implements Stage.Next<InboundCall> {
      * The app's response as the calling sidecar may see it: no hop-by-hop headers, and no {@code trellis-*} headers.
      * Those are this sidecar's word to the caller ({@code trellis-error: upstream-connect-failure} tells it the app
      * never saw the request, so it may send any method again): an app, or a response it relays from another
-     * service, must never speak for it.
+     * service, must never speak for it. The one exception is {@link Upgrades#MARKER}, which the app client sets
+     * itself on an app's {@code 101} (and removes from anything an app sends).
      */
     static HttpResponse fromApp(HttpResponse response) {
         HttpResponse out = HopByHopHeaders.strip(response);
         for (HttpHeader header : response.getHeaders()) {
-            if (header.lowercaseName().startsWith("trellis-")) {
+            if (header.lowercaseName().startsWith("trellis-") && !header.is(Upgrades.MARKER)) {
                 out = out.removeHeader(header.name());
             }
         }

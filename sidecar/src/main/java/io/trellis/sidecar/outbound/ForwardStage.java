@@ -5,7 +5,6 @@ import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.transport.HopByHopHeaders;
 import io.trellis.sidecar.transport.PekkoFutures;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -34,9 +33,8 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
         HttpRequest request = originForm(call.request());
         Cluster cluster = call.cluster();
         if (!cluster.external()) {
-            // Pekko's outbound listener does not say when the app went away: the peer sidecar stops at the deadline it
-            // was sent (trellis-timeout-ms), and an app that stops reading the response body resets the stream.
-            return peers.send(cluster, call.endpoint(), request, new CompletableFuture<Void>());
+            // The app going away resets the stream, so the peer sidecar and its app see the cancellation.
+            return peers.send(cluster, call.endpoint(), request, call.abandoned());
         }
         String scheme = cluster.externalTls() ? "https" : "http";
         Uri target = Uri.create(scheme + "://" + call.endpoint().authority() + request.getUri().toRelative());
@@ -47,15 +45,18 @@ final class ForwardStage implements Stage.Next<OutboundCall> {
                 });
     }
 
-    /** The request as the peer should see it: origin-form target, Host kept, no hop-by-hop headers. */
+    /**
+     * The request as the peer should see it: origin-form target, no hop-by-hop headers, and for an absolute-form
+     * target its authority as {@code Host} (a proxy ignores the {@code Host} sent with one, RFC 9112 section 3.2.2).
+     */
     static HttpRequest originForm(HttpRequest request) {
         HttpRequest out = request;
         Uri uri = request.getUri();
         if (!uri.host().address().isEmpty()) {
-            if (request.getHeader(Host.class).isEmpty()) {
-                out = out.addHeader(uri.port() > 0 ? Host.create(uri.host().address(), uri.port()) : Host.create(uri.host().address()));
-            }
-            out = out.withUri(uri.toRelative());
+            // The port as written (0 when none was, or the scheme's default was spelled out), not port()'s default.
+            int port = uri.asScala().authority().port();
+            Host authority = port > 0 ? Host.create(uri.host().address(), port) : Host.create(uri.host().address());
+            out = out.removeHeader("Host").addHeader(authority).withUri(uri.toRelative());
         }
         return HopByHopHeaders.strip(out);
     }

@@ -6,6 +6,7 @@ import io.trellis.sidecar.config.RouteRule;
 import io.trellis.sidecar.config.RoutingTable;
 import io.trellis.sidecar.pipeline.Call;
 import io.trellis.sidecar.pipeline.RequestContext;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 
 /**
@@ -13,6 +14,8 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
  *
  * @param request the request from the app (for an attempt: the attempt's copy)
  * @param context id, start time, metrics label
+ * @param abandoned completes when the app went away before its response ended (reset its stream, closed its
+ *     connection): the attempt in flight is then cancelled at the peer
  * @param fixedService the destination when the request came in on a declared upstream port; null otherwise
  * @param table the routing table this request uses from start to end
  * @param cluster the destination (after routing)
@@ -24,7 +27,7 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
  * @param trail the endpoints this request's attempts went to, shared by all its attempts
  * @param endpoint the chosen endpoint (after balancing)
  */
-public record OutboundCall(HttpRequest request, RequestContext context, String fixedService, RoutingTable table,
+public record OutboundCall(HttpRequest request, RequestContext context, CompletionStage<Void> abandoned, String fixedService, RoutingTable table,
         Cluster cluster, RouteRule rule, RouteRule.WeightedBackend backend, ClusterRuntime runtime, long deadlineNanos,
         int attempt, Trail trail, Endpoint endpoint) implements Call {
 
@@ -43,38 +46,39 @@ public record OutboundCall(HttpRequest request, RequestContext context, String f
     }
 
     /** A call that has not been routed yet. */
-    public static OutboundCall arrived(HttpRequest request, RequestContext context, String fixedService, RoutingTable table) {
-        return new OutboundCall(request, context, fixedService, table, null, null, null, null, Long.MAX_VALUE, 0, new Trail(),
+    public static OutboundCall arrived(HttpRequest request, RequestContext context, CompletionStage<Void> abandoned,
+            String fixedService, RoutingTable table) {
+        return new OutboundCall(request, context, abandoned, fixedService, table, null, null, null, null, Long.MAX_VALUE, 0, new Trail(),
                 null);
     }
 
     /** This call routed to {@code chosen} of {@code matched} in {@code routedCluster}. */
     OutboundCall routed(Cluster routedCluster, RouteRule matched, RouteRule.WeightedBackend chosen, ClusterRuntime state) {
-        return new OutboundCall(request, context, fixedService, table, routedCluster, matched, chosen, state, deadlineNanos,
+        return new OutboundCall(request, context, abandoned, fixedService, table, routedCluster, matched, chosen, state, deadlineNanos,
                 attempt, trail, endpoint);
     }
 
     /** This call, to be answered by {@code deadline}. */
     OutboundCall withDeadline(long deadline) {
-        return new OutboundCall(request, context, fixedService, table, cluster, rule, backend, runtime, deadline, attempt,
+        return new OutboundCall(request, context, abandoned, fixedService, table, cluster, rule, backend, runtime, deadline, attempt,
                 trail, endpoint);
     }
 
     /** Attempt number {@code number} of this call, sending {@code copy}. */
     OutboundCall attempt(int number, HttpRequest copy) {
-        return new OutboundCall(copy, context, fixedService, table, cluster, rule, backend, runtime, deadlineNanos, number,
+        return new OutboundCall(copy, context, abandoned, fixedService, table, cluster, rule, backend, runtime, deadlineNanos, number,
                 trail, null);
     }
 
     /** This call sent to {@code chosen}. */
     public OutboundCall to(Endpoint chosen) {
-        return new OutboundCall(request, context, fixedService, table, cluster, rule, backend, runtime, deadlineNanos,
+        return new OutboundCall(request, context, abandoned, fixedService, table, cluster, rule, backend, runtime, deadlineNanos,
                 attempt, trail, chosen);
     }
 
     /** This call with a different request. */
     public OutboundCall withRequest(HttpRequest changed) {
-        return new OutboundCall(changed, context, fixedService, table, cluster, rule, backend, runtime, deadlineNanos,
+        return new OutboundCall(changed, context, abandoned, fixedService, table, cluster, rule, backend, runtime, deadlineNanos,
                 attempt, trail, endpoint);
     }
 }

@@ -79,12 +79,13 @@ public final class OutboundPipeline {
      * Handles one request from the app.
      *
      * @param fixedService the destination for requests on a declared upstream port; null to route by authority
+     * @param abandoned completes when the app went away before the response ended
      */
-    public CompletionStage<HttpResponse> handle(HttpRequest request, String fixedService) {
+    public CompletionStage<HttpResponse> handle(HttpRequest request, String fixedService, CompletionStage<Void> abandoned) {
         HttpRequest traced = TraceHeaders.ensure(request);
         RequestContext context = new RequestContext("outbound", TraceHeaders.requestId(traced), System.nanoTime(),
                 fixedService != null ? fixedService : "unknown");
-        return pipeline.handle(OutboundCall.arrived(traced, context, fixedService, tables.current().orElse(null)));
+        return pipeline.handle(OutboundCall.arrived(traced, context, abandoned, fixedService, tables.current().orElse(null)));
     }
 
     /** Closes every peer connection and stops the outlier detectors. */

@@ -1,6 +1,9 @@
 package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.SidecarConfig;
+import io.trellis.sidecar.lifecycle.Drainable;
+import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.netty.NettyHttpServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -8,64 +11,73 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.japi.function.Function;
+import org.apache.pekko.stream.Materializer;
 
 /**
- * The app-facing listeners on 127.0.0.1 (HTTP/1.1 and h2c with prior knowledge): the main outbound port, which
- * routes by authority or absolute-form URI (so {@code HTTP_PROXY} works), and one port per declared upstream
- * that routes everything to its service.
+ * The app-facing listeners on 127.0.0.1, on Netty ({@link NettyHttpServer}, plaintext only: HTTP/1.1, and h2c with
+ * prior knowledge): the main outbound port, which routes by authority or absolute-form target (so
+ * {@code HTTP_PROXY} works), and one port per declared upstream that routes everything to its service. The app
+ * going away (a reset stream, a closed connection) reaches the pipeline as the request's abandonment, so the peer
+ * sidecar and its app see the cancellation too. Draining keeps the ports open (an app that is shutting down may
+ * still call out), sends GOAWAY on HTTP/2 connections and closes HTTP/1.1 ones after their exchange; the ports close
+ * at the end.
  */
-public final class OutboundServer {
-    private final ServerBinding main;
-    private final Map<String, ServerBinding> upstreams;
+public final class OutboundServer implements Drainable {
+    private final NettyHttpServer main;
+    private final Map<String, NettyHttpServer> upstreams;
 
-    private OutboundServer(ServerBinding main, Map<String, ServerBinding> upstreams) {
+    private OutboundServer(NettyHttpServer main, Map<String, NettyHttpServer> upstreams) {
         this.main = main;
         this.upstreams = upstreams;
     }
 
     /** Binds the main port and one port per upstream. */
-    public static CompletionStage<OutboundServer> bind(ActorSystem<?> system, OutboundPipeline pipeline, int port,
-            List<SidecarConfig.Upstream> declared) {
-        Http http = Http.get(system);
-        CompletableFuture<ServerBinding> main = http.newServerAt("127.0.0.1", port)
-                .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> pipeline.handle(request, null))
+    public static CompletionStage<OutboundServer> bind(EventLoops loops, OutboundPipeline pipeline, Materializer materializer,
+            int port, List<SidecarConfig.Upstream> declared) {
+        CompletableFuture<NettyHttpServer> main = NettyHttpServer.bind(loops, null,
+                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", "127.0.0.1", port)
                 .toCompletableFuture();
-        List<CompletableFuture<ServerBinding>> bound = new ArrayList<>();
+        List<CompletableFuture<NettyHttpServer>> bound = new ArrayList<>();
         for (SidecarConfig.Upstream upstream : declared) {
-            bound.add(http.newServerAt("127.0.0.1", upstream.port())
-                    .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> pipeline.handle(request, upstream.service()))
-                    .toCompletableFuture());
+            bound.add(NettyHttpServer.bind(loops, null,
+                    (request, abandoned) -> pipeline.handle(request, upstream.service(), abandoned), materializer,
+                    upstream.service(), "127.0.0.1", upstream.port()).toCompletableFuture());
         }
-        return CompletableFuture.allOf(bound.toArray(CompletableFuture[]::new)).thenCombine(main, (all, mainBinding) -> {
-            Map<String, ServerBinding> byName = new LinkedHashMap<>();
+        return CompletableFuture.allOf(bound.toArray(CompletableFuture[]::new)).thenCombine(main, (all, mainServer) -> {
+            Map<String, NettyHttpServer> byName = new LinkedHashMap<>();
             for (int i = 0; i < declared.size(); i++) {
                 byName.put(declared.get(i).service(), bound.get(i).join());
             }
-            return new OutboundServer(mainBinding, byName);
+            return new OutboundServer(mainServer, byName);
         });
     }
 
     /** The main outbound port. */
     public int port() {
-        return main.localAddress().getPort();
+        return main.port();
     }
 
     /** The port of the upstream listener for {@code service}. */
     public int upstreamPort(String service) {
-        return upstreams.get(service).localAddress().getPort();
+        return upstreams.get(service).port();
     }
 
-    /** Ends every app connection once its in-flight requests finished, or at {@code deadline}. */
+    /** Nothing: the app may call out until the drain ends. */
+    @Override
+    public CompletionStage<Void> stopAccepting() {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /** Lets in-flight requests finish (until {@code deadline}), then closes the ports. */
+    @Override
     public CompletionStage<Void> drain(Duration deadline) {
-        List<CompletableFuture<?>> terminated = new ArrayList<>();
-        terminated.add(main.terminate(deadline).toCompletableFuture());
-        upstreams.values().forEach(binding -> terminated.add(binding.terminate(deadline).toCompletableFuture()));
-        return CompletableFuture.allOf(terminated.toArray(CompletableFuture[]::new));
+        List<CompletableFuture<?>> drained = new ArrayList<>();
+        drained.add(drainAndClose(main, deadline));
+        upstreams.values().forEach(server -> drained.add(drainAndClose(server, deadline)));
+        return CompletableFuture.allOf(drained.toArray(CompletableFuture[]::new));
+    }
+
+    private static CompletableFuture<Void> drainAndClose(NettyHttpServer server, Duration deadline) {
+        return server.drain(deadline).thenCompose(v -> server.stopAccepting()).toCompletableFuture();
     }
 }

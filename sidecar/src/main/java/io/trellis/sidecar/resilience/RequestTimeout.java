@@ -3,6 +3,7 @@ package io.trellis.sidecar.resilience;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.transport.BodyStreams;
+import io.trellis.sidecar.transport.Upgrades;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -43,7 +44,8 @@ public final class RequestTimeout {
     public CompletionStage<HttpResponse> afterBody(HttpRequest request, Duration timeout, String what,
             Function<HttpRequest, CompletionStage<HttpResponse>> attempt) {
         CompletableFuture<Void> bodySent = new CompletableFuture<>();
-        if (!BodyStreams.streamed(request.entity())) {
+        if (!BodyStreams.streamed(request.entity()) || Upgrades.isUpgrade(request)) {
+            // An upgrade's body is the upgraded connection's bytes: the answer (101) is due as soon as the head is sent.
             bodySent.complete(null);
         }
         HttpRequest watched = BodyStreams.mapRequest(request, BodyStreams.onEnd(readToEnd -> bodySent.complete(null)));

@@ -85,7 +85,7 @@ class FaultStageTest {
         Cluster cluster = new Cluster(new ServiceName("echo", "default"), false, false, "", List.of(),
                 ClusterPolicy.DEFAULTS);
         RequestContext context = new RequestContext("outbound", "req-1", System.nanoTime(), "echo");
-        return OutboundCall.arrived(HttpRequest.create("/"), context, null, null)
+        return OutboundCall.arrived(HttpRequest.create("/"), context, new java.util.concurrent.CompletableFuture<>(), null, null)
                 .routed(cluster, rule, rule.backends().get(0), null);
     }
 }

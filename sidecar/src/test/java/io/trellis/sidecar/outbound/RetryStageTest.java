@@ -225,7 +225,7 @@ class RetryStageTest {
         RequestContext context = new RequestContext("outbound", "req-1", ticker.getAsLong(), "echo");
         ClusterRuntime runtime = new ClusterRuntime(KIT.system(), cluster, metrics, ticker);
         RouteRule rule = RouteRule.catchAll();
-        return OutboundCall.arrived(HttpRequest.create("/echo").withMethod(method), context, null, null)
+        return OutboundCall.arrived(HttpRequest.create("/echo").withMethod(method), context, new java.util.concurrent.CompletableFuture<>(), null, null)
                 .routed(cluster, rule, rule.backends().get(0), runtime)
                 .withDeadline(ticker.getAsLong() + Duration.ofSeconds(15).toNanos());
     }

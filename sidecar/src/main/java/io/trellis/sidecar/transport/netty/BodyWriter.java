@@ -1,5 +1,6 @@
 package io.trellis.sidecar.transport.netty;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpContent;
@@ -15,8 +16,9 @@ import org.reactivestreams.Subscription;
  * Writes a Pekko message body to a Netty channel with backpressure: it asks its source for more only while the
  * channel is writable (an HTTP/1.1 connection's send buffer, or an HTTP/2 stream's flow-control window), so a slow
  * receiver slows the source and at most {@link #IN_FLIGHT} chunks wait in memory. The body ends with one
- * {@link LastHttpContent} carrying the trailers of a chunked body's last chunk. A failed source, or a write that
- * fails, reports to {@code onFailure}, once. Its state lives on the channel's event loop.
+ * {@link LastHttpContent} carrying the trailers of a chunked body's last chunk; on an upgraded connection (raw), the
+ * data goes as plain bytes and the end is just the last write. A failed source, or a write that fails, reports to
+ * {@code onFailure}, once. Its state lives on the channel's event loop.
  */
 final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
     private static final int IN_FLIGHT = 8;
@@ -24,6 +26,7 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
     private final Channel channel;
     private final Runnable onWritten;
     private final Consumer<Throwable> onFailure;
+    private final boolean raw;
     private Subscription subscription;
     private int requested;
     private boolean finished;
@@ -34,9 +37,15 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
      * @param onFailure runs when the source failed or a write failed
      */
     BodyWriter(Channel channel, Runnable onWritten, Consumer<Throwable> onFailure) {
+        this(channel, onWritten, onFailure, false);
+    }
+
+    /** @param raw whether the channel no longer speaks HTTP (an upgraded connection): bytes are written as they are */
+    BodyWriter(Channel channel, Runnable onWritten, Consumer<Throwable> onFailure, boolean raw) {
         this.channel = channel;
         this.onWritten = onWritten;
         this.onFailure = onFailure;
+        this.raw = raw;
     }
 
     @Override
@@ -67,8 +76,8 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
                 return;
             }
             if (!part.data().isEmpty()) {
-                channel.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(part.data().asByteBuffer())))
-                        .addListener(this::written);
+                ByteBuf data = Unpooled.wrappedBuffer(part.data().asByteBuffer());
+                channel.writeAndFlush(raw ? data : new DefaultHttpContent(data)).addListener(this::written);
             }
             requestMore();
         });
@@ -131,9 +140,13 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
 
     private void writeLast(Iterable<HttpHeader> trailers) {
         finished = true;
-        LastHttpContent last = new DefaultLastHttpContent();
-        for (HttpHeader trailer : trailers) {
-            last.trailingHeaders().add(trailer.name(), trailer.value());
+        Object last = Unpooled.EMPTY_BUFFER;
+        if (!raw) {
+            LastHttpContent content = new DefaultLastHttpContent();
+            for (HttpHeader trailer : trailers) {
+                content.trailingHeaders().add(trailer.name(), trailer.value());
+            }
+            last = content;
         }
         channel.writeAndFlush(last).addListener(future -> {
             if (future.isSuccess()) {

@@ -1,9 +1,13 @@
 package io.trellis.sidecar.transport.netty;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Error;
@@ -12,10 +16,12 @@ import io.netty.util.ReferenceCountUtil;
 import io.trellis.sidecar.errors.Causes;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.transport.Upgrades;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Sink;
 
@@ -44,6 +50,10 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
     private boolean requestWritten;
     private boolean responseEnded;
     private boolean over;
+    /** The protocol an HTTP/1.1 upgrade asks for (the request carries {@link Upgrades#MARKER}); null otherwise. */
+    private final String upgrade;
+    /** True once the app answered the upgrade with 101: the connection carries raw bytes both ways. */
+    private boolean upgraded;
 
     /**
      * @param authority the {@code Host} (HTTP/1.1) or {@code :authority} (HTTP/2) to send
@@ -58,7 +68,9 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
         this.peer = peer;
         this.http2 = http2;
         this.materializer = materializer;
-        this.onDone = onDone;
+        this.upgrade = http2 ? null : Upgrades.marked(request).orElse(null);
+        // An upgraded (or refused) upgrade's connection is never reused.
+        this.onDone = upgrade == null ? onDone : abort;
         this.abort = abort;
     }
 
@@ -71,7 +83,12 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
         io.netty.handler.codec.http.HttpRequest head = PekkoHttp.requestHead(request, authority);
-        boolean bodyless = request.entity().isKnownEmpty();
+        boolean bodyless = request.entity().isKnownEmpty() || upgrade != null;
+        if (upgrade != null) {
+            // The head alone; the body is the client's bytes once the app switched protocols.
+            head.headers().remove(Upgrades.MARKER).remove(HttpHeaderNames.TRANSFER_ENCODING).remove(HttpHeaderNames.CONTENT_LENGTH)
+                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE).set(HttpHeaderNames.UPGRADE, upgrade);
+        }
         // A request without a body goes as one message (over HTTP/2: HEADERS that end the stream).
         channel.writeAndFlush(bodyless ? PekkoHttp.whole(head) : head).addListener(f -> {
             if (!f.isSuccess()) {
@@ -96,15 +113,33 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         try {
+            if (msg instanceof ByteBuf bytes && upgraded) {
+                body.data(bytes);
+                return;
+            }
             if (msg instanceof io.netty.handler.codec.http.HttpResponse head) {
-                if (head.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL
-                        && head.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                if (!http2) {
+                    // Only this sidecar marks an upgrade; an app cannot speak for it.
+                    head.headers().remove(Upgrades.MARKER);
+                }
+                if (upgrade != null && head.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                    switched(head);
+                    return;
+                }
+                if (head.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL) {
                     return;
                 }
                 boolean empty = request.method().value().equals("HEAD") || head.status().code() == 204
                         || head.status().code() == 304 || "0".equals(head.headers().get("content-length"));
                 body = empty ? null : new BodyPublisher(channel, this::abandonNow);
                 response.complete(PekkoHttp.response(head, http2, body));
+            }
+            if (msg instanceof HttpContent content && upgraded) {
+                // The end of the 101's (empty) message; the connection speaks the new protocol from here.
+                if (content instanceof LastHttpContent) {
+                    channel.pipeline().remove(HttpClientCodec.class);
+                }
+                return;
             }
             if (msg instanceof HttpContent content) {
                 if (body != null) {
@@ -144,8 +179,42 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        failed(null);
+        if (upgraded && !over) {
+            // The app closed the upgraded connection: the end of its bytes, not a failure.
+            responseEnded = true;
+            body.end(io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+            if (!requestWritten) {
+                writer.cancel();
+                requestWritten = true;
+            }
+            finishIfDone();
+        } else {
+            failed(null);
+        }
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * The app switched protocols: the response is a {@code 200} marked with {@link Upgrades#MARKER} whose body is the
+     * app's bytes until it closes, and the client's bytes are written to the app as they come; when they end, the
+     * connection is half-closed so the app sees the end too.
+     */
+    private void switched(io.netty.handler.codec.http.HttpResponse head) {
+        upgraded = true;
+        String protocol = head.headers().get(HttpHeaderNames.UPGRADE, upgrade);
+        body = new BodyPublisher(channel, this::abandonNow);
+        // The model holds no body on a 101: the switch travels as a 200 with the mark.
+        head.setStatus(HttpResponseStatus.OK);
+        response.complete(PekkoHttp.response(head, false, body).addHeader(RawHeader.create(Upgrades.MARKER, protocol)));
+        requestWritten = false;
+        writer = new BodyWriter(channel, () -> {
+            requestWritten = true;
+            if (channel instanceof io.netty.channel.socket.SocketChannel socket && !responseEnded) {
+                socket.shutdownOutput();
+            }
+            finishIfDone();
+        }, this::failed, true);
+        PekkoHttp.parts(request.entity()).runWith(Sink.fromSubscriber(writer), materializer);
     }
 
     @Override
@@ -167,11 +236,11 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
             writer.cancel();
         }
         if (!response.isDone()) {
-            response.completeExceptionally(new ProxyException(ProxyError.UPSTREAM_RESET, "the request to " + peer
-                    + " was abandoned"));
+            response.completeExceptionally(new ProxyException(ProxyError.CLIENT_ABORTED, "the caller went away before "
+                    + peer + " answered"));
         }
         if (body != null) {
-            body.fail(new ProxyException(ProxyError.UPSTREAM_RESET, "the exchange with " + peer + " was abandoned"));
+            body.fail(new ProxyException(ProxyError.CLIENT_ABORTED, "the caller went away while " + peer + " answered"));
         }
         abort.run();
     }

@@ -73,7 +73,8 @@ public final class NettyHttpServer implements Drainable {
     /**
      * Binds on {@code address:port} (0 = any free port).
      *
-     * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals apply)
+     * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals
+     *     apply); null for a plaintext-only listener, where a handshake is just a malformed HTTP/1.1 request
      */
     public static CompletionStage<NettyHttpServer> bind(EventLoops loops, Supplier<SslContext> tls, RequestHandler handler,
             Materializer materializer, String service, String address, int port) {
@@ -162,7 +163,7 @@ public final class NettyHttpServer implements Drainable {
                     return;
                 }
                 ChannelPipeline pipeline = ctx.pipeline();
-                if (in.getByte(in.readerIndex()) == TLS_HANDSHAKE) {
+                if (tls != null && in.getByte(in.readerIndex()) == TLS_HANDSHAKE) {
                     SslHandler handshake = tls.get().newHandler(ctx.alloc());
                     handshake.setHandshakeTimeoutMillis(10_000);
                     pipeline.addAfter(ctx.name(), "alpn", new Negotiated(handshake));

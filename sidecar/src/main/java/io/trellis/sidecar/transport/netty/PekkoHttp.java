@@ -227,7 +227,7 @@ final class PekkoHttp {
                 .withMethod(org.apache.pekko.http.javadsl.model.HttpMethods.lookup(head.method().name())
                         .orElseGet(() -> org.apache.pekko.http.javadsl.model.HttpMethods.custom(head.method().name(), false, true,
                                 org.apache.pekko.http.javadsl.model.RequestEntityAcceptances.Tolerated)))
-                .withUri(org.apache.pekko.http.javadsl.model.Uri.create(head.uri()))
+                .withUri(target(head))
                 .withProtocol(http2 ? (org.apache.pekko.http.javadsl.model.HttpProtocol)
                         org.apache.pekko.http.scaladsl.model.HttpProtocols.HTTP$div2$u002E0()
                         : org.apache.pekko.http.javadsl.model.HttpProtocols.HTTP_1_1);
@@ -241,6 +241,25 @@ final class PekkoHttp {
                     org.apache.pekko.http.scaladsl.model.SslSessionInfo.apply(origin.tls()));
         }
         return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, converted.contentType(), body));
+    }
+
+    /**
+     * The request target as the model holds it. A {@code CONNECT}'s authority-form target ({@code host:port}) becomes
+     * a reference with just that authority, so the pipeline can refuse it by name.
+     *
+     * @throws IllegalArgumentException when the model cannot hold the target
+     */
+    private static org.apache.pekko.http.javadsl.model.Uri target(io.netty.handler.codec.http.HttpRequest head) {
+        String target = head.uri();
+        try {
+            if (head.method().equals(io.netty.handler.codec.http.HttpMethod.CONNECT) && !target.startsWith("/")) {
+                return org.apache.pekko.http.javadsl.model.Uri.create("//" + target);
+            }
+            return org.apache.pekko.http.javadsl.model.Uri.create(target);
+        } catch (RuntimeException unparsable) {
+            // Pekko's IllegalUriException is not an IllegalArgumentException.
+            throw new IllegalArgumentException("the request target cannot be parsed: " + unparsable.getMessage(), unparsable);
+        }
     }
 
     private static ResponseEntity requestEntity(io.netty.handler.codec.http.HttpRequest head, ContentType contentType,

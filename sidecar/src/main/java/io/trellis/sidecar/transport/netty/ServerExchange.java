@@ -1,11 +1,14 @@
 package io.trellis.sidecar.transport.netty;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2ResetFrame;
@@ -13,9 +16,11 @@ import io.netty.util.ReferenceCountUtil;
 import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
+import io.trellis.sidecar.transport.Upgrades;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.slf4j.Logger;
@@ -39,8 +44,16 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     private final Materializer materializer;
     private final Runnable onExchange;
     private final Runnable onIdle;
+    private ChannelHandlerContext context;
     private Channel channel;
     private Current current;
+    /**
+     * HTTP/1.1 messages of the next requests, read while the current exchange is still answering (pipelining, or a
+     * client that sends its next request the moment it has the response, before the write completed here): held in
+     * order, and handled once the current exchange ended. Reading pauses while any are held, so they are at most one
+     * read's worth.
+     */
+    private final java.util.ArrayDeque<Object> held = new java.util.ArrayDeque<>();
 
     /**
      * @param origin how the requests arrived (TLS session, peer address), for the request's attributes
@@ -62,28 +75,54 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         final BodyPublisher requestBody;
         final boolean keepAlive;
         final boolean head;
+        /** The protocol an HTTP/1.1 upgrade request asks for; null when it asks for none. */
+        final String upgrade;
         BodyWriter writer;
         boolean requestEnded;
         boolean responseWritten;
+        /** True once the caller was answered 101: the connection carries raw bytes both ways. */
+        boolean upgraded;
 
-        Current(BodyPublisher requestBody, boolean keepAlive, boolean head) {
+        Current(BodyPublisher requestBody, boolean keepAlive, boolean head, String upgrade) {
             this.requestBody = requestBody;
             this.keepAlive = keepAlive;
             this.head = head;
+            this.upgrade = upgrade;
         }
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        context = ctx;
         channel = ctx.channel();
         channel.read();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!http2 && msg instanceof io.netty.handler.codec.http.HttpObject
+                && (!held.isEmpty() || current != null && current.requestEnded && current.upgrade == null)) {
+            held.add(msg);
+            return;
+        }
+        handle(ctx, msg);
+    }
+
+    private void handle(ChannelHandlerContext ctx, Object msg) {
         try {
             if (msg instanceof io.netty.handler.codec.http.HttpRequest head) {
                 start(head);
+            }
+            if (msg instanceof ByteBuf bytes && current != null && current.upgrade != null) {
+                // An upgrade's bytes, once the HTTP/1.1 decoder is gone.
+                current.requestBody.data(bytes);
+            }
+            if (msg instanceof HttpContent content && current != null && current.upgrade != null) {
+                // The upgrade request's head is all its HTTP: what follows is the new protocol's, read raw.
+                if (content instanceof LastHttpContent) {
+                    ctx.pipeline().get(HttpServerCodec.class).removeInboundHandler();
+                }
+                return;
             }
             if (msg instanceof HttpContent content && current != null) {
                 if (current.requestBody != null) {
@@ -109,8 +148,8 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     public void channelReadComplete(ChannelHandlerContext ctx) {
         // Between requests, while a request's body nobody reads (none was declared) is still to end, and while the
         // body's buffer has room.
-        if (current == null || current.requestBody == null && !current.requestEnded
-                || current.requestBody != null && current.requestBody.wantsMore()) {
+        if (held.isEmpty() && (current == null || current.requestBody == null && !current.requestEnded
+                || current.requestBody != null && current.requestBody.wantsMore())) {
             ctx.read();
         }
         ctx.fireChannelReadComplete();
@@ -126,6 +165,8 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        held.forEach(ReferenceCountUtil::release);
+        held.clear();
         abandon();
         ctx.fireChannelInactive();
     }
@@ -143,10 +184,12 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             channel.close();
             return;
         }
-        boolean hasBody = PekkoHttp.requestHasBody(head, http2);
+        String upgrade = http2 || head.decoderResult().isFailure() ? null : Upgrades.requested(
+                head.headers().get(HttpHeaderNames.CONNECTION), head.headers().get(HttpHeaderNames.UPGRADE)).orElse(null);
+        boolean hasBody = upgrade != null || PekkoHttp.requestHasBody(head, http2);
         BodyPublisher body = hasBody ? new BodyPublisher(channel, this::abandon) : null;
         current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && head.decoderResult().isSuccess(),
-                head.method().name().equals("HEAD"));
+                head.method().name().equals("HEAD"), upgrade);
         onExchange.run();
         Current exchange = current;
         HttpRequest request;
@@ -156,7 +199,14 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                 throw new IllegalArgumentException(String.valueOf(head.decoderResult().cause()));
             }
             request = PekkoHttp.request(head, http2, origin, body);
-        } catch (IllegalArgumentException malformed) {
+            if (!http2) {
+                // Only a sidecar marks an upgrade, and only from a real one: an HTTP/1.1 caller cannot forge it.
+                request = request.removeHeader(Upgrades.MARKER);
+                if (upgrade != null) {
+                    request = request.addHeader(RawHeader.create(Upgrades.MARKER, upgrade));
+                }
+            }
+        } catch (RuntimeException malformed) {
             // A target or header the model cannot hold: answered as the table's bad-request.
             LOG.info("refusing a malformed request from {}: {}", channel.remoteAddress(), malformed.getMessage());
             respond(exchange, ErrorResponses.respond(HttpRequest.create(), new ProxyException(ProxyError.BAD_REQUEST,
@@ -178,7 +228,15 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             response.discardEntityBytes(materializer);
             return;
         }
+        if (exchange.upgrade != null && response.status().intValue() == 200 && Upgrades.marked(response).isPresent()) {
+            switchProtocols(exchange, response);
+            return;
+        }
         io.netty.handler.codec.http.HttpResponse head = PekkoHttp.responseHead(response, http2, exchange.head);
+        if (!http2) {
+            // The mark is for the calling sidecar (HTTP/2); an HTTP/1.1 caller that did not switch never sees it.
+            head.headers().remove(Upgrades.MARKER);
+        }
         if (!exchange.keepAlive || !exchange.requestEnded && !http2) {
             // An HTTP/1.1 request whose body was not read to its end leaves the connection mid-message.
             head.headers().set(HttpHeaderNames.CONNECTION, "close");
@@ -196,7 +254,8 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             });
             return;
         }
-        channel.write(head);
+        // Flushed at once: a stream whose first bytes come late (a server stream, a WebSocket) starts now.
+        channel.writeAndFlush(head);
         exchange.writer = new BodyWriter(channel, () -> {
             exchange.responseWritten = true;
             finishIfDone();
@@ -205,6 +264,33 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             channel.close();
         });
         PekkoHttp.parts(response.entity()).runWith(Sink.fromSubscriber(exchange.writer), materializer);
+    }
+
+    /**
+     * The far side switched protocols: the caller gets its {@code 101} (with the app's headers, such as
+     * {@code Sec-WebSocket-Accept}), the HTTP/1.1 codec leaves the connection, and from here the response body is
+     * written as raw bytes and the caller's bytes are the request body.
+     */
+    private void switchProtocols(Current exchange, HttpResponse response) {
+        String protocol = Upgrades.marked(response).orElseThrow();
+        io.netty.handler.codec.http.HttpResponse head = PekkoHttp.responseHead(response, false, false);
+        head.setStatus(io.netty.handler.codec.http.HttpResponseStatus.SWITCHING_PROTOCOLS);
+        head.headers().remove(Upgrades.MARKER).remove(HttpHeaderNames.CONTENT_LENGTH).remove(HttpHeaderNames.TRANSFER_ENCODING)
+                .remove(HttpHeaderNames.CONTENT_TYPE)
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE).set(HttpHeaderNames.UPGRADE, protocol);
+        channel.write(head);
+        channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        channel.pipeline().remove(HttpServerCodec.class);
+        exchange.upgraded = true;
+        exchange.writer = new BodyWriter(channel, () -> {
+            exchange.responseWritten = true;
+            finishIfDone();
+        }, cause -> {
+            LOG.debug("writing upgraded bytes on {} failed: {}", channel, cause.toString());
+            channel.close();
+        }, true);
+        PekkoHttp.parts(response.entity()).runWith(Sink.fromSubscriber(exchange.writer), materializer);
+        channel.read();
     }
 
     private void finishIfDone() {
@@ -228,12 +314,22 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         if (!exchange.requestEnded || !exchange.keepAlive) {
             current = null;
             onIdle.run();
+            if (exchange.requestBody != null) {
+                // Whoever streams the request on (a peer stream) must see it end: it ends with the connection.
+                exchange.requestBody.fail(new java.io.IOException("the response ended before the request"));
+            }
             channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             return;
         }
         current = null;
         onIdle.run();
-        channel.read();
+        // The held messages of the next request, up to its end; any after that wait for its answer.
+        while (!held.isEmpty() && (current == null || !current.requestEnded)) {
+            handle(context, held.poll());
+        }
+        if (held.isEmpty() && (current == null || !current.requestEnded)) {
+            channel.read();
+        }
     }
 
     /** The caller went away before its response ended. */

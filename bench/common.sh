@@ -47,7 +47,7 @@ for tool in wrk nginx; do
 done
 have_nginx=1; command -v nginx >/dev/null || have_nginx=0
 
-start_backend() {  # on 127.0.0.1:18000: "ok" at /, and the files of $work/www under /files/
+start_backend() {  # on 127.0.0.1:18000: "ok" at /, the files of $work/www under /files/, POST /upload read in full
   mkdir -p "$work/nginx" "$work/www"; echo ok > "$work/www/index.html"
   chmod 711 "$work"; chmod 755 "$work/www"   # nginx's workers (www-data) serve the files; keys stay in 0700 dirs
   if [ $have_nginx = 1 ]; then
@@ -55,7 +55,9 @@ start_backend() {  # on 127.0.0.1:18000: "ok" at /, and the files of $work/www u
 worker_processes 1; pid $work/nginx/backend.pid; error_log $work/nginx/backend.err;
 events { worker_connections 1024; }
 http { access_log off; client_max_body_size 0; server { listen 127.0.0.1:18000; keepalive_requests 1000000;
-       location / { return 200 "ok\n"; } location /files/ { alias $work/www/; } } }
+       location / { return 200 "ok\n"; } location /files/ { alias $work/www/; }
+       # Uploads are read in full before the answer (a bare return answers first and drops the body as it comes).
+       location = /upload { client_body_buffer_size 256m; proxy_pass http://127.0.0.1:18000/; } } }
 CONF
     nginx -c "$work/nginx/backend.conf" -p "$work/nginx"; sleep 0.5; pids+=("$(cat "$work/nginx/backend.pid")")
   else

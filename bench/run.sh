@@ -4,7 +4,8 @@
 #   mesh:       load -> client sidecar -> mTLS HTTP/2 -> server sidecar -> backend
 #   nginx pair: load -> nginx -> mTLS HTTP/1.1 -> nginx -> backend          (when nginx is installed)
 # Figures: throughput (wrk, closed loop), added p50/p99 latency at a fixed rate (FixedRate.java, open loop),
-# CPU per request and RSS of the proxies (from /proc), and the sidecars' time to ready.
+# CPU per request and RSS of the proxies (from /proc), a 200 MB download and upload (curl, best of three), and the
+# sidecars' time to ready.
 # Writes bench/results/latest.md; docs/performance.md quotes it. Not run by CI.
 #   [WARMUP=30] bench/run.sh [DURATION_SECONDS=15] [RATE=400]
 set -euo pipefail
@@ -65,6 +66,24 @@ mesh_lat=$(fixed http://127.0.0.1:18300/)
 [ $have_nginx = 1 ] && nginx_lat=$(fixed http://127.0.0.1:18401/)
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
+# --- bulk: a 200 MB download and upload, best of three each, with curl ---
+head -c 200000000 /dev/urandom > "$work/www/big.bin"; chmod 644 "$work/www/big.bin"
+best_of_three() {  # curl-speed-variable curl-args... -> MB/s
+  local what=$1 best=0 speed; shift
+  for _ in 1 2 3; do
+    speed=$(curl -s -o /dev/null --max-time 120 -w "%{$what}" "$@" || echo 0)
+    best=$(awk -v a="$best" -v b="$speed" 'BEGIN {print (b > a ? b : a)}')
+  done
+  awk -v b="$best" 'BEGIN {printf "%.0f", b / 1e6}'
+}
+bulk() {  # port -> "download upload" in MB/s
+  echo "$(best_of_three speed_download "http://127.0.0.1:$1/files/big.bin")" \
+       "$(best_of_three speed_upload -H 'Expect:' -H 'Content-Type: application/octet-stream' --data-binary @"$work/www/big.bin" "http://127.0.0.1:$1/upload")"
+}
+read -r direct_dl direct_ul < <(bulk 18000)
+read -r mesh_dl mesh_ul < <(bulk 18300)
+[ $have_nginx = 1 ] && read -r nginx_dl nginx_ul < <(bulk 18401)
+
 out="$root/bench/results"; mkdir -p "$out"
 {
   echo "Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -m)), JDK $(java -version 2>&1 | head -1 | cut -d'"' -f2);"
@@ -84,6 +103,12 @@ out="$root/bench/results"; mkdir -p "$out"
          "+$(( $(field "$nginx_lat" p50_us) - $(field "$direct_lat" p50_us) )) / +$(( $(field "$nginx_lat" p99_us) - $(field "$direct_lat" p99_us) )) µs |" \
          "$nginx_cpu_us µs (both nginx) | $nginx_rss MiB loaded (both) |"
   fi
+  echo
+  echo "| Path | 200 MB download | 200 MB upload |"
+  echo "|---|---|---|"
+  echo "| direct | $direct_dl MB/s | $direct_ul MB/s |"
+  echo "| Trellis sidecar pair | $mesh_dl MB/s | $mesh_ul MB/s |"
+  [ $have_nginx = 1 ] && echo "| nginx pair (mTLS) | $nginx_dl MB/s | $nginx_ul MB/s |"
   echo
   echo "Sidecar time to ready (process start to /healthz/ready = 200, certificate issued and first snapshot applied):" \
        "server $backend_ready_ms ms, client $loadgen_ready_ms ms. Errors at fixed rate: direct $(field "$direct_lat" errors)," \

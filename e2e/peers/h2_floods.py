@@ -64,10 +64,21 @@ def reaction(sock, conn):
         sock.setblocking(True)
 
 
+def refused_at_handshake(what, error):
+    """The server refused the connection before HTTP/2 (a TLS server that requires a client certificate)."""
+    print("%s: sent 0.0 MiB in 0.0 s; server: closed at the handshake (%s)" % (what, type(error).__name__))
+
+
 def continuation(host, port, certs, mebibytes):
-    sock, conn = connect(host, port, certs)
-    block = conn.encoder.encode([(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "backend")])
-    sock.sendall(hyperframe.frame.HeadersFrame(1, data=block).serialize())
+    try:
+        sock, conn = connect(host, port, certs)
+        block = conn.encoder.encode([(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "backend")])
+        sock.sendall(hyperframe.frame.HeadersFrame(1, data=block).serialize())
+    except (ConnectionError, ssl.SSLError, OSError) as e:
+        # TLS 1.3 ends the client's handshake before the server has checked its certificate: the refusal shows at
+        # the first write.
+        refused_at_handshake("continuation", e)
+        return
     # Each fragment is a valid literal header (never indexed), so a decoder has no reason to stop early.
     name = b"x-flood"
     value = b"a" * 16000
@@ -99,7 +110,11 @@ def encode_int(n):
 
 
 def rapid_reset(host, port, certs, count):
-    sock, conn = connect(host, port, certs)
+    try:
+        sock, conn = connect(host, port, certs)
+    except (ConnectionError, ssl.SSLError, OSError) as e:
+        refused_at_handshake("rapid-reset", e)
+        return
     headers = [(":method", "GET"), (":scheme", "https"), (":path", "/slow"), (":authority", "backend")]
     sent, start, outcome = 0, time.monotonic(), None
     while sent < count and time.monotonic() - start < 20:

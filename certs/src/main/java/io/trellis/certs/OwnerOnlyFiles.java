@@ -19,6 +19,7 @@ import java.util.Set;
  */
 public final class OwnerOnlyFiles {
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
     private OwnerOnlyFiles() {
     }
@@ -28,10 +29,10 @@ public final class OwnerOnlyFiles {
         write(target, content.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Atomically replaces {@code target} with {@code content}, mode 0600. */
+    /** Atomically replaces {@code target} with {@code content}, mode 0600; missing directories are made 0700. */
     public static void write(Path target, byte[] content) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
+        createDirectories(dir);
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
@@ -45,6 +46,14 @@ public final class OwnerOnlyFiles {
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
         }
         syncDirectory(dir);
+    }
+
+    /**
+     * Creates {@code dir} and its missing parents with mode 0700 (whoever creates a key directory first, it is never
+     * readable by others); directories that exist are left as they are.
+     */
+    public static void createDirectories(Path dir) throws IOException {
+        Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
     }
 
     /** Flushes a directory entry change (create, rename) to disk. */

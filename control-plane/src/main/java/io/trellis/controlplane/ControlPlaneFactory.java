@@ -9,7 +9,9 @@ import io.trellis.controlplane.push.GrpcServer;
 import io.trellis.controlplane.push.ServerIdentity;
 import io.trellis.controlplane.push.SnapshotPusher;
 import io.trellis.controlplane.registry.ProxyInstance;
+import io.trellis.certs.OwnerOnlyFiles;
 import io.trellis.controlplane.registry.ProxyRegistry;
+import io.trellis.controlplane.registry.RegistrationPolicy;
 import io.trellis.controlplane.registry.RegistryFile;
 import io.trellis.controlplane.resource.ResourceCodec;
 import io.trellis.controlplane.store.FileChangeLog;
@@ -20,8 +22,6 @@ import io.trellis.controlplane.token.JoinTokenAuthenticator;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -50,10 +50,7 @@ final class ControlPlaneFactory {
     @Bean(preDestroy = "close")
     PolicyStore policyStore(ControlPlaneConfig config, ResourceCodec codec, Clock clock) throws IOException {
         // The data directory holds CA keys and the admin token: owner-only from the start.
-        if (!Files.exists(config.dataDir())) {
-            Files.createDirectories(config.dataDir(),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        }
+        OwnerOnlyFiles.createDirectories(config.dataDir());
         return new PolicyStore(new FileChangeLog(config.dataDir().resolve("store"), new LogCodec(codec),
                 config.compactAfterEntries()), clock);
     }
@@ -129,9 +126,11 @@ final class ControlPlaneFactory {
     @Context
     @Bean(preDestroy = "close")
     GrpcServer grpcServer(ControlPlaneConfig config, ServerIdentity identity, MeshCertificateAuthority ca,
-            JoinTokenAuthenticator tokens, ProxyRegistry registry, SnapshotPusher pusher,
+            JoinTokenAuthenticator tokens, ProxyRegistry registry, PolicyStore store, SnapshotPusher pusher,
             @Named("store-writes") ExecutorService blocking, Clock clock) throws Exception {
-        return new GrpcServer(config.grpcHost(), config.grpcPort(), identity, ca, tokens, registry, pusher, blocking, clock);
+        RegistrationPolicy registrations = new RegistrationPolicy(store::state, config.trustAnnouncedAddresses());
+        return new GrpcServer(config.grpcHost(), config.grpcPort(), identity, ca, tokens, registry, registrations, pusher,
+                blocking, clock);
     }
 
     private static Thread daemon(Runnable runnable, String name) {

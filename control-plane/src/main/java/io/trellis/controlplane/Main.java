@@ -23,13 +23,15 @@ public final class Main {
             new Flag("--grpc-host", "trellis.grpc-host", "TRELLIS_GRPC_HOST"),
             new Flag("--admin-token-file", "trellis.admin-token-file", "TRELLIS_ADMIN_TOKEN_FILE"),
             new Flag("--ca-dir", "trellis.ca-dir", "TRELLIS_CA_DIR"),
-            new Flag("--server-name", "trellis.server-names", "TRELLIS_SERVER_NAMES"));
+            new Flag("--server-name", "trellis.server-names", "TRELLIS_SERVER_NAMES"),
+            new Flag("--trust-announced-addresses", "trellis.trust-announced-addresses", "TRELLIS_TRUST_ANNOUNCED_ADDRESSES"));
 
     private Main() {
     }
 
     /** Starts the control plane and blocks until it is stopped. */
     public static void main(String[] args) {
+        io.trellis.certs.MeshTls.refuseClientRenegotiation();
         Map<String, Object> properties;
         try {
             properties = parse(args, System.getenv());
@@ -87,7 +89,9 @@ public final class Main {
     private static String usage() {
         return "usage: trellis control-plane [--data-dir DIR] [--api-port 8080] [--api-host ADDR] [--grpc-port 15010]"
                 + " [--grpc-host ADDR] [--admin-token-file FILE] [--ca-dir DIR] [--server-name NAME]...\n"
+                + "       [--trust-announced-addresses true|false]\n"
                 + "environment: TRELLIS_DATA_DIR, TRELLIS_API_PORT, TRELLIS_API_HOST, TRELLIS_GRPC_PORT,"
-                + " TRELLIS_GRPC_HOST, TRELLIS_ADMIN_TOKEN_FILE, TRELLIS_CA_DIR, TRELLIS_SERVER_NAMES";
+                + " TRELLIS_GRPC_HOST, TRELLIS_ADMIN_TOKEN_FILE, TRELLIS_CA_DIR, TRELLIS_SERVER_NAMES,"
+                + " TRELLIS_TRUST_ANNOUNCED_ADDRESSES";
     }
 }

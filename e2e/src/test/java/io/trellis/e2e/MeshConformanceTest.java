@@ -146,14 +146,7 @@ class MeshConformanceTest {
         JsonNode outcome = grpc("greeter", "say", "cancel-me", "3000", "300");
 
         assertThat(outcome.get("code").asInt()).as(outcome.toString()).isEqualTo(4);
-        MeshHarness.await(Duration.ofSeconds(10), "the grpc-js server to end the call", () -> {
-            try {
-                return lastCall("Say", "cancel-me") != null;
-            } catch (AssertionError | IOException notYet) {
-                return false;
-            }
-        });
-        JsonNode served = lastCall("Say", "cancel-me");
+        JsonNode served = awaitCall("Say", "cancel-me");
         assertThat(served.get("cancelled").asBoolean()).as(served.toString()).isTrue();
         assertThat(served.get("ms").asInt()).as("cancelled before the call's own 3 s end").isLessThan(3000);
     }
@@ -170,14 +163,7 @@ class MeshConformanceTest {
         JsonNode outcome = grpc("greeter", "cancel", "cancel-explicit", "3000", "300");
 
         assertThat(outcome.get("code").asInt()).as(outcome.toString()).isEqualTo(1);
-        MeshHarness.await(Duration.ofSeconds(10), "the grpc-js server to end the call", () -> {
-            try {
-                return lastCall("Say", "cancel-explicit") != null;
-            } catch (AssertionError | IOException notYet) {
-                return false;
-            }
-        });
-        JsonNode served = lastCall("Say", "cancel-explicit");
+        JsonNode served = awaitCall("Say", "cancel-explicit");
         assertThat(served.get("cancelled").asBoolean()).as(served.toString()).isTrue();
         assertThat(served.get("ms").asInt()).as("cancelled soon after the client's cancel at 300 ms").isLessThan(1500);
         MeshHarness.await(Duration.ofSeconds(10), "the call counted as CANCELLED", () -> metric(web, cancelled) > cancelledBefore);
@@ -450,13 +436,8 @@ class MeshConformanceTest {
         return found;
     }
 
-    /** Writes {@code request} on a new connection to {@code port} and reads the answer until the connection closes. */
     private static String exchange(int port, String request) throws IOException {
-        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
-            socket.setSoTimeout(20_000);
-            socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
-            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
-        }
+        return RawHttp.exchange("127.0.0.1", port, request);
     }
 
     /** The app's last JSON report of a request to {@code path}. */
@@ -508,6 +489,18 @@ class MeshConformanceTest {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         }
+    }
+
+    /** Waits (at most 10 s) for the grpc-js server to report the end of {@code call} with {@code message}; its report. */
+    private JsonNode awaitCall(String call, String message) throws IOException, InterruptedException {
+        MeshHarness.await(Duration.ofSeconds(10), "the grpc-js server to end the call", () -> {
+            try {
+                return lastCall(call, message) != null;
+            } catch (AssertionError | IOException notYet) {
+                return false;
+            }
+        });
+        return lastCall(call, message);
     }
 
     /** The grpc-js server's report of the last finished call {@code call} with {@code message}. */

@@ -145,10 +145,27 @@ final class MeshHarness implements AutoCloseable {
         }
     }
 
+    /**
+     * Launches a sidecar for {@code service} without waiting for it to be ready (one the control plane is expected to
+     * refuse); the caller stops it, or {@link #close} does.
+     */
+    SidecarProcess launchSidecarUnready(String service, int appPort, String... extraArgs) throws Exception {
+        SidecarProcess sidecar = newSidecar(service, "127.0.0." + nextAddress++, appPort, extraArgs);
+        sidecar.launch();
+        return sidecar;
+    }
+
     private SidecarProcess newSidecar(String service, String address, int appPort, String... extraArgs) throws IOException {
         Map<String, Integer> upstreams = new LinkedHashMap<>();
+        // The join token is for the identity the sidecar asks for: --service-account when given, else the service.
+        String serviceAccount = service;
+        for (int i = 0; i + 1 < extraArgs.length; i++) {
+            if (extraArgs[i].equals("--service-account")) {
+                serviceAccount = extraArgs[i + 1];
+            }
+        }
         List<String> args = new ArrayList<>(List.of("--service", service, "--app-port", Integer.toString(appPort),
-                "--token-file", joinToken(service).toString(), "--ca-bundle", bundleFile.toString(),
+                "--token-file", joinToken(serviceAccount).toString(), "--ca-bundle", bundleFile.toString(),
                 "--control-plane", "127.0.0.1:" + grpcPort, "--bind-address", address,
                 "--inbound-port", Integer.toString(freePort()), "--outbound-port", Integer.toString(freePort()),
                 "--tunnel-port", Integer.toString(freePort()),

@@ -2,6 +2,7 @@ package io.trellis.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.trellis.certs.CertificateAuthority;
 import io.trellis.certs.CsrFactory;
 import io.trellis.certs.IssuedCertificate;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -67,10 +69,29 @@ class MeshSecurityTest {
     }
 
     @Test
-    void continuationFloodsFromAClientWithoutACertificateLeaveTheSidecarServing() throws Exception {
+    void continuationFloodsFromAClientWithoutACertificateNeverGetPastTheHandshake() throws Exception {
         // Issue 12, item 1 (CVE-2024-30255 class): two TLS connections with no client certificate, each sending one
-        // unterminated header block of up to 25 MiB in CONTINUATION frames, at once (python3-h2's frames).
+        // unterminated header block of up to 25 MiB in CONTINUATION frames, at once (python3-h2's frames). The inbound
+        // port requires a certificate at the handshake, so they end there.
         assertContinuationFloodsAreCut(echo, echo.address(), echo.inboundPort(), "-");
+    }
+
+    @Test
+    void continuationFloodsFromAMeshIdentityLeaveTheSidecarServing() throws Exception {
+        // The same floods from a caller with a valid mesh certificate (web's own): HTTP/2 itself must cut them.
+        assertContinuationFloodsAreCut(echo, echo.address(), echo.inboundPort(), webCertificates().toString());
+    }
+
+    /** A directory with web's key and chain (client.pem, client.key) and the trust bundle (ca.pem), for peer tools. */
+    private Path webCertificates() throws java.io.IOException {
+        Path certs = mesh.work().resolve("web-certs");
+        java.nio.file.Files.createDirectories(certs);
+        Path state = mesh.work().resolve("state-web-" + web.address());
+        for (String[] copy : new String[][] {{"identity.pem", "client.pem"}, {"identity.pem", "client.key"},
+                {"trust-bundle.pem", "ca.pem"}}) {
+            java.nio.file.Files.copy(state.resolve(copy[0]), certs.resolve(copy[1]), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return certs;
     }
 
     @Test
@@ -101,6 +122,138 @@ class MeshSecurityTest {
     }
 
     @Test
+    void anIdentityThatDoesNotServeAServiceCannotRegisterAsItNorTakeItsTraffic() throws Exception {
+        // Issue 12, item 4: billing's identity announcing itself as echo was listed as an echo endpoint, and callers
+        // sent it echo's traffic (12 of 30 requests in the report).
+        int rogueApp = MeshHarness.freePort();
+        mesh.launchPeer("rogue-app", java.util.List.of("/usr/bin/python3",
+                MeshHarness.peers().resolve("recording_http_app.py").toString(), Integer.toString(rogueApp)));
+        SidecarProcess rogue = mesh.launchSidecarUnready("echo", rogueApp, "--service-account", "billing");
+        try {
+            MeshHarness.await(Duration.ofSeconds(30), "the control plane to refuse billing as echo", () -> {
+                JsonNode refused;
+                try {
+                    refused = MeshHarness.JSON.readTree(mesh.get("/api/v1/proxies").body()).path("refused");
+                } catch (java.io.IOException notYet) {
+                    return false;
+                }
+                for (JsonNode refusal : refused) {
+                    if (refusal.path("identity").asText().endsWith("/sa/billing") && refusal.path("service").asText().equals("echo")) {
+                        return refusal.path("reason").asText().contains("may not serve 'echo'");
+                    }
+                }
+                return false;
+            });
+
+            java.util.List<Integer> statuses = new java.util.ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                statuses.add(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders/" + i).status());
+            }
+
+            assertThat(statuses).containsOnly(200);
+            assertThat(java.nio.file.Files.readString(mesh.work().resolve("rogue-app.log"))).doesNotContain("requestline");
+            assertThat(rogue.process().isAlive()).as("refused, not crashed: it retries with backoff").isTrue();
+        } finally {
+            rogue.stop();
+        }
+    }
+
+    @Test
+    void headersNamedWithUnderscoresNeverReachTheApp() throws Exception {
+        // Issue 12, item 10: CGI and WSGI stacks read x_forwarded_client_cert as X-Forwarded-Client-Cert.
+        Curl.Result result = Curl.run("-H", "x_forwarded_client_cert: By=spiffe://cluster.local/ns/default/sa/admin",
+                "-H", "trellis_peer_identity: spiffe://cluster.local/ns/default/sa/admin", "-H", "x-kept: yes",
+                "http://127.0.0.1:" + web.upstreamPort("echo") + "/orders");
+
+        assertThat(result.status()).as(result.body()).isEqualTo(200);
+        JsonNode headers = MeshHarness.JSON.readTree(result.body()).get("headers");
+        assertThat(headers.has("x_forwarded_client_cert")).as(headers.toString()).isFalse();
+        assertThat(headers.has("trellis_peer_identity")).as(headers.toString()).isFalse();
+        assertThat(headers.get("x-kept").asText()).isEqualTo("yes");
+        assertThat(headers.get("trellis-peer-identity").asText()).isEqualTo("spiffe://cluster.local/ns/default/sa/web");
+    }
+
+    @Test
+    void aThousandAbortedRequestsLeakNothingAndCountAgainstNoOne() throws Exception {
+        // Issue 12, item 2: each request its client aborted left a stream half-open on the peer connection; after
+        // 1,024 every request to the service got 504, for good. Item 7: such aborts also opened the breaker.
+        String aborted = "trellis_errors_total{code=\"client-aborted\",direction=\"outbound\"}";
+        double abortedBefore = Math.max(0, web.metric(aborted));
+        double retriesBefore = web.metricSum("trellis_retries_total", "service=\"echo\"");
+        int port = web.upstreamPort("echo");
+        for (int round = 0; round < 11; round++) {
+            java.util.List<java.net.Socket> clients = new java.util.ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
+                socket.getOutputStream().write("GET /slow?ms=3000 HTTP/1.1\r\nHost: echo\r\n\r\n"
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                clients.add(socket);
+            }
+            Thread.sleep(200);
+            for (java.net.Socket socket : clients) {
+                socket.setSoLinger(true, 0);
+                socket.close();
+            }
+        }
+
+        MeshHarness.await(Duration.ofSeconds(20), "web to count the 1,100 aborts", () -> {
+            try {
+                return web.metric(aborted) - abortedBefore >= 1_000;
+            } catch (java.io.IOException notYet) {
+                return false;
+            }
+        });
+        for (int i = 0; i < 20; i++) {
+            Curl.Result after = Curl.run("-m", "5", "http://127.0.0.1:" + port + "/orders");
+            assertThat(after.status()).as("request %d after the aborts: %s", i, after.body()).isEqualTo(200);
+        }
+        assertThat(web.metricSum("trellis_circuit_state", "service=\"echo\"")).as("the breaker stays closed").isZero();
+        assertThat(web.metricSum("trellis_retries_total", "service=\"echo\"")).as("no abort is retried")
+                .isEqualTo(retriesBefore);
+    }
+
+    @Test
+    void slowlorisAndSilentConnectionsAreClosedAndOthersServed() throws Exception {
+        // Issue 12, item 6: 500 slowloris connections were held for 60 s (no request-header timeout).
+        int port = web.upstreamPort("echo");
+        java.util.List<java.net.Socket> slow = new java.util.ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
+            socket.setSoTimeout(1_000);
+            socket.getOutputStream().write("GET /orders HTTP/1.1\r\nHost: echo\r\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            slow.add(socket);
+        }
+        java.net.Socket silent = new java.net.Socket("127.0.0.1", port);
+        long started = System.nanoTime();
+        int open = slow.size();
+        // One header line every 2 s, for at most 30 s: a server without a head timeout keeps them all.
+        while (open > 0 && System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30)) {
+            open = 0;
+            for (java.net.Socket socket : slow) {
+                try {
+                    socket.getOutputStream().write("x-slow: 1\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    open++;
+                } catch (java.io.IOException closed) {
+                    // closed by the sidecar
+                }
+            }
+            assertThat(Curl.run("-m", "5", "http://127.0.0.1:" + port + "/orders").status()).isEqualTo(200);
+            Thread.sleep(2_000);
+        }
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started);
+
+        assertThat(open).as("slowloris connections still open after %d s", seconds).isZero();
+        assertThat(seconds).as("closed within the 10 s head timeout, give or take a round").isLessThan(25);
+        silent.setSoTimeout(5_000);
+        assertThat(silent.getInputStream().read()).as("a connection that sends nothing is closed").isEqualTo(-1);
+        for (java.net.Socket socket : slow) {
+            socket.close();
+        }
+        silent.close();
+    }
+
+    @Test
     void allowedIdentityReachesTheApp() throws Exception {
         assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status()).isEqualTo(200);
     }
@@ -115,6 +268,58 @@ class MeshSecurityTest {
     }
 
     @Test
+    void pathParametersAreRefusedBeforeAuthorization() throws Exception {
+        // Issue 12, item 8: servlet containers read /x/..;/admin and /admin;x as /admin.
+        for (String path : new String[] {"/orders;x", "/x/..;/orders", "/x/..%3b/orders", "/orders%3Bx"}) {
+            Curl.Result result = Curl.run("--path-as-is", "http://127.0.0.1:" + web.upstreamPort("echo") + path);
+
+            assertThat(result.status()).as(path + ": " + result.body()).isEqualTo(400);
+            assertThat(result.header("trellis-error")).isEqualTo("bad-request");
+            assertThat(result.body()).contains("path parameter");
+        }
+    }
+
+    @Test
+    void ambiguouslyFramedRequestsAreRefusedAndNothingIsSmuggledBehindThem() throws Exception {
+        // Issue 12, item 3: each request is followed by a second one; a server that framed the first by another rule
+        // than its peer would answer (or forward) the smuggled GET.
+        String smuggled = "GET /smuggled HTTP/1.1\r\nHost: echo\r\n\r\n";
+        String[] requests = {
+            // obs-fold: "identity" and "chunked" on two lines, beside a Content-Length
+            "POST /orders HTTP/1.1\r\nHost: echo\r\nContent-Length: 5\r\nTransfer-Encoding: identity\r\n chunked\r\n\r\n0\r\n\r\n",
+            // Transfer-Encoding and Content-Length together (TE.CL)
+            "POST /orders HTTP/1.1\r\nHost: echo\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            // a coding other than a single final chunked
+            "POST /orders HTTP/1.1\r\nHost: echo\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+            // Transfer-Encoding in HTTP/1.0 (was answered 500)
+            "POST /orders HTTP/1.0\r\nHost: echo\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            // bare LF line ends
+            "GET /orders HTTP/1.1\nHost: echo\n\n",
+        };
+        for (String request : requests) {
+            String answer = RawHttp.exchange("127.0.0.1", web.upstreamPort("echo"), request + smuggled);
+
+            assertThat(answer).as(request).startsWith("HTTP/1.1 400 ").containsIgnoringCase("trellis-error: bad-request");
+            assertThat(java.util.regex.Pattern.compile("(?m)^HTTP/1\\.1 \\d{3} ").matcher(answer).results().count())
+                    .as("one answer, then the connection closed: " + answer).isEqualTo(1);
+        }
+        assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status()).isEqualTo(200);
+    }
+
+    @Test
+    void aPathStartingWithTwoSlashesIsAPathAndNotADestination() throws Exception {
+        // Issue 12, item 7: "//orders" threw inside the client sidecar, was answered 502 upstream-reset, retried and
+        // counted by the breaker. It is the path /orders once normalised.
+        double retriesBefore = web.metricSum("trellis_retries_total", "service=\"echo\"");
+        String answer = RawHttp.exchange("127.0.0.1", web.upstreamPort("echo"),
+                "GET //orders HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n");
+
+        assertThat(answer).startsWith("HTTP/1.1 200 ");
+        assertThat(answer).contains("\"path\":\"/orders\"");
+        assertThat(web.metricSum("trellis_retries_total", "service=\"echo\"")).isEqualTo(retriesBefore);
+    }
+
+    @Test
     void pathTricksAreNormalisedBeforeAuthorization() throws Exception {
         // /public/../orders must be judged as /orders, not as a /public/* path.
         Curl.Result result = Curl.run("--path-as-is", "http://127.0.0.1:" + billing.upstreamPort("echo") + "/public/../orders");
@@ -124,12 +329,27 @@ class MeshSecurityTest {
     }
 
     @Test
-    void callerWithoutClientCertificateIsDenied() throws Exception {
+    void aTlsCallerWithoutAClientCertificateFailsTheHandshake() throws Exception {
+        // Issue 12: STRICT means a certificate at the handshake; an anonymous TLS caller never reaches HTTP.
         Curl.Result result = Curl.run("-k", inbound("https", "/public/x"));
 
-        assertThat(result.status()).isEqualTo(403);
-        assertThat(result.header("trellis-error")).isEqualTo("denied");
-        assertThat(result.body()).contains("mTLS required");
+        assertThat(result.exitCode()).as("curl must not get a response: %s", result.body()).isNotZero();
+        assertThat(result.status()).isZero();
+    }
+
+    @Test
+    void tls12OffersOnlyForwardSecretAeadSuites() throws Exception {
+        // Issue 12, item 12: CBC suites were offered.
+        String identity = webCertificates().resolve("client.pem").toString();
+        PeerCommand.Output cbc = PeerCommand.run(Duration.ofSeconds(20), new byte[0], "openssl", "s_client", "-connect",
+                echo.address() + ":" + echo.inboundPort(), "-cert", identity, "-key", identity, "-tls1_2",
+                "-cipher", "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:AES128-SHA");
+        PeerCommand.Output gcm = PeerCommand.run(Duration.ofSeconds(20), new byte[0], "openssl", "s_client", "-connect",
+                echo.address() + ":" + echo.inboundPort(), "-cert", identity, "-key", identity, "-tls1_2",
+                "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256");
+
+        assertThat(cbc.text()).as(cbc.text()).containsPattern("handshake failure|no shared cipher|Cipher is \\(NONE\\)");
+        assertThat(gcm.text()).as(gcm.text()).contains("ECDHE-ECDSA-AES128-GCM-SHA256");
     }
 
     @Test

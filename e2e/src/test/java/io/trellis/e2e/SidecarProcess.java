@@ -31,8 +31,7 @@ final class SidecarProcess {
 
     /** Starts the process and waits until it reports ready. */
     void start() throws Exception {
-        process = harness.launchSidecar(args, harness.work().resolve(logName()));
-        starts++;
+        launch();
         try {
             MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready", () -> {
                 if (!process.isAlive()) {
@@ -48,6 +47,12 @@ final class SidecarProcess {
             // The log as it is now, not as it was when the wait began.
             throw new AssertionError(notReady.getMessage() + "\n" + harness.logTail(logName()), notReady);
         }
+    }
+
+    /** Starts the process without waiting for it (a sidecar that is never to become ready). */
+    void launch() throws IOException {
+        process = harness.launchSidecar(args, harness.work().resolve(logName()));
+        starts++;
     }
 
     /** SIGTERM, and wait for the process to exit. */

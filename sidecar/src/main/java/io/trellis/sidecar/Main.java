@@ -43,13 +43,16 @@ public final class Main {
             new Flag("--label", "labels", true, "k=v label announced to the control plane (repeatable)"),
             new Flag("--app-protocol", "app-protocol", false, "auto, http1 or h2c (auto: gRPC over h2c, rest HTTP/1.1)"),
             new Flag("--drain-timeout", "drain-timeout", false, "how long in-flight requests may finish on SIGTERM (10s)"),
-            new Flag("--kafka-bootstrap", "kafka-bootstrap", false, "HOST:PORT[,...] Kafka brokers (the mesh config's)"));
+            new Flag("--kafka-bootstrap", "kafka-bootstrap", false, "HOST:PORT[,...] Kafka brokers (the mesh config's)"),
+            new Flag("--headers-with-underscores", "headers-with-underscores", false,
+                    "drop, reject or allow request headers named with _ (drop)"));
 
     private Main() {
     }
 
     /** Starts the sidecar and blocks until it has shut down (SIGTERM drains it). */
     public static void main(String[] args) {
+        io.trellis.certs.MeshTls.refuseClientRenegotiation();
         Map<String, Object> properties;
         try {
             properties = parse(args, System.getenv());

@@ -31,6 +31,7 @@ import io.trellis.sidecar.tcp.TcpUpstreams;
 import io.trellis.sidecar.tcp.TunnelServer;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.AppClient;
+import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -120,9 +121,10 @@ public final class Sidecar implements AutoCloseable {
         AppClient app = new AppClient(loops, config.appPort(), materializer);
         InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, app, config.service(),
                 config.appPort(), config.appProtocol());
+        UnderscoreHeaders underscores = UnderscoreHeaders.of(config.headersWithUnderscores());
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
-                config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
-        OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, config.outboundPort(),
+                underscores, config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
+        OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, underscores, config.outboundPort(),
                 config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1");
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort());

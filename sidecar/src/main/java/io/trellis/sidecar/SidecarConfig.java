@@ -39,6 +39,9 @@ import java.util.regex.Pattern;
  * @param labels k=v labels announced to the control plane (subsets select on them)
  * @param drainTimeout how long in-flight requests may run after SIGTERM
  * @param kafkaBootstrap HOST:PORT[,HOST:PORT...] of the Kafka brokers, overriding the mesh config's; empty = follow it
+ * @param headersWithUnderscores what the listeners do with a request header whose name has an underscore: {@code drop}
+ *     it (the default: CGI and WSGI stacks read {@code x_forwarded_client_cert} as {@code X-Forwarded-Client-Cert}),
+ *     {@code reject} the request (400), or {@code allow} it
  */
 @ConfigurationProperties("trellis.sidecar")
 public record SidecarConfig(
@@ -62,7 +65,8 @@ public record SidecarConfig(
         @Nullable Path stateDir,
         @Nullable List<String> labels,
         @Bindable(defaultValue = "10s") Duration drainTimeout,
-        @Nullable String kafkaBootstrap) {
+        @Nullable String kafkaBootstrap,
+        @Bindable(defaultValue = "drop") String headersWithUnderscores) {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern HOST_PORT_LIST = Pattern.compile("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}(,[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5})*");
@@ -116,6 +120,10 @@ public record SidecarConfig(
         kafkaBootstrap = kafkaBootstrap == null ? "" : kafkaBootstrap.strip();
         if (!kafkaBootstrap.isEmpty() && !HOST_PORT_LIST.matcher(kafkaBootstrap).matches()) {
             throw new IllegalArgumentException("--kafka-bootstrap: " + kafkaBootstrap + " (expected HOST:PORT[,HOST:PORT...])");
+        }
+        if (!List.of("drop", "reject", "allow").contains(headersWithUnderscores)) {
+            throw new IllegalArgumentException("--headers-with-underscores: " + headersWithUnderscores
+                    + " (expected drop, reject or allow)");
         }
         parsedUpstreams(upstreams);
         parsedLabels(labels);

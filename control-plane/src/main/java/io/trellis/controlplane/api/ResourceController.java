@@ -41,24 +41,24 @@ final class ResourceController {
         this.codec = codec;
     }
 
-    @Get("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}")
+    @Get("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}")
     HttpResponse<byte[]> list(HttpRequest<?> request, String plural) {
         return listing(request, kind(plural), null);
     }
 
     /** For namespaced kinds: the list in one namespace; for cluster-scoped kinds: one resource. */
-    @Get("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}/{segment}")
+    @Get("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}/{segment}")
     HttpResponse<byte[]> listOrGet(HttpRequest<?> request, String plural, String segment) {
         Kind kind = kind(plural);
         return kind.clusterScoped() ? get(request, kind, "", segment) : listing(request, kind, segment);
     }
 
-    @Get("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}/{namespace}/{name}")
+    @Get("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}/{namespace}/{name}")
     HttpResponse<byte[]> get(HttpRequest<?> request, String plural, String namespace, String name) {
         return get(request, namespacedKind(plural), namespace, name);
     }
 
-    @Put("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}/{name}")
+    @Put("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}/{name}")
     @Consumes({MediaType.APPLICATION_JSON, ApiFormat.YAML, "application/x-yaml", "text/yaml"})
     HttpResponse<byte[]> putClusterScoped(HttpRequest<?> request, String plural, String name, @Body byte[] body) {
         Kind kind = kind(plural);
@@ -69,14 +69,14 @@ final class ResourceController {
         return put(request, kind, "", name, body);
     }
 
-    @Put("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}/{namespace}/{name}")
+    @Put("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}/{namespace}/{name}")
     @Consumes({MediaType.APPLICATION_JSON, ApiFormat.YAML, "application/x-yaml", "text/yaml"})
     HttpResponse<byte[]> putNamespaced(HttpRequest<?> request, String plural, String namespace, String name,
             @Body byte[] body) {
         return put(request, namespacedKind(plural), namespace, name, body);
     }
 
-    @Delete("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}/{name}")
+    @Delete("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}/{name}")
     HttpResponse<byte[]> deleteClusterScoped(HttpRequest<?> request, String plural, String name,
             @Nullable @QueryValue String resourceVersion) {
         Kind kind = kind(plural);
@@ -87,7 +87,7 @@ final class ResourceController {
         return delete(request, new ResourceKey(kind, "", name), resourceVersion);
     }
 
-    @Delete("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies}/{namespace}/{name}")
+    @Delete("/{plural:meshconfigs|trafficpolicies|routes|authorizationpolicies|subscriptions|externalservices|topicpolicies|servicebindings}/{namespace}/{name}")
     HttpResponse<byte[]> deleteNamespaced(HttpRequest<?> request, String plural, String namespace, String name,
             @Nullable @QueryValue String resourceVersion) {
         return delete(request, new ResourceKey(namespacedKind(plural), namespace, name), resourceVersion);

@@ -8,6 +8,7 @@ import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.Get;
 import io.trellis.controlplane.registry.ProxyInstance;
 import io.trellis.controlplane.registry.ProxyRegistry;
+import io.trellis.controlplane.registry.Refusal;
 import io.trellis.controlplane.registry.ProxyStatus;
 import io.trellis.controlplane.resource.ExternalServiceSpec;
 import io.trellis.controlplane.resource.Kind;
@@ -80,7 +81,11 @@ final class ViewController {
                     i.inboundPort(), i.tunnelPort(), i.labels(), i.proxyVersion(), i.connectedSince(), s.lastSentVersion(),
                     s.lastAckedVersion(), s.state().name(), s.lastNackError()));
         }
-        return items(request, views);
+        return respond(request, new ProxiesView(views, registry.refusals()));
+    }
+
+    /** The connected proxies, and the latest registrations refused (who tried to serve what, from where, and why). */
+    record ProxiesView(List<ProxyView> items, List<Refusal> refused) {
     }
 
     @Get("/certificates")
@@ -94,7 +99,11 @@ final class ViewController {
     }
 
     private HttpResponse<byte[]> items(HttpRequest<?> request, List<?> items) {
+        return respond(request, Map.of("items", items));
+    }
+
+    private HttpResponse<byte[]> respond(HttpRequest<?> request, Object body) {
         var format = ApiFormat.ofResponse(request);
-        return ApiFormat.body(HttpResponse.ok(), codec.write(Map.of("items", items), format), format);
+        return ApiFormat.body(HttpResponse.ok(), codec.write(body, format), format);
     }
 }

@@ -43,7 +43,7 @@ final class CaFiles {
     String save(CertificateAuthority ca) throws IOException {
         String id = rootId(ca.certificate());
         Path dir = rootsDir.resolve(id);
-        Files.createDirectories(dir);
+        OwnerOnlyFiles.createDirectories(dir);
         OwnerOnlyFiles.write(dir.resolve("key.pem"), ca.keyMaterial().privateKeyPem());
         OwnerOnlyFiles.write(dir.resolve("cert.pem"), ca.keyMaterial().chainPem());
         return id;

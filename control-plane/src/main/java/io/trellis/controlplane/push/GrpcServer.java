@@ -6,6 +6,7 @@ import io.trellis.certs.MeshTls;
 import io.trellis.certs.MeshTrustManager;
 import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.registry.ProxyRegistry;
+import io.trellis.controlplane.registry.RegistrationPolicy;
 import io.trellis.controlplane.token.JoinTokenAuthenticator;
 import io.trellis.mesh.v1.MeshControlPowerApiHandlerFactory;
 import java.time.Clock;
@@ -40,6 +41,7 @@ public final class GrpcServer implements AutoCloseable {
             pekko.loglevel = INFO
             pekko.http.server.enable-http2 = on
             pekko.http.server.parsing.ssl-session-attribute = on
+            pekko.http.server.remote-address-attribute = on
             # Connect streams live as long as the sidecar: no idle timeout, HTTP/2 pings keep NATs open.
             pekko.http.server.idle-timeout = infinite
             pekko.http.server.http2.ping-interval = 30s
@@ -53,12 +55,12 @@ public final class GrpcServer implements AutoCloseable {
 
     /** Binds the listener; blocks until it is bound or fails. */
     public GrpcServer(String host, int port, ServerIdentity identity, MeshCertificateAuthority ca,
-            JoinTokenAuthenticator tokens, ProxyRegistry registry, SnapshotPusher pusher, Executor blocking,
-            Clock clock) throws Exception {
+            JoinTokenAuthenticator tokens, ProxyRegistry registry, RegistrationPolicy registrations, SnapshotPusher pusher,
+            Executor blocking, Clock clock) throws Exception {
         this.pusher = pusher;
         this.system = ActorSystem.create(Behaviors.empty(), "trellis-control-plane", PEKKO);
         try {
-            MeshControlService service = new MeshControlService(tokens, ca, registry, pusher,
+            MeshControlService service = new MeshControlService(tokens, ca, registry, registrations, pusher,
                     org.apache.pekko.stream.Materializer.createMaterializer(system), blocking, clock);
             Function<HttpRequest, CompletionStage<HttpResponse>> grpc =
                     MeshControlPowerApiHandlerFactory.create(service, system);
@@ -80,12 +82,18 @@ public final class GrpcServer implements AutoCloseable {
         engine.setUseClientMode(false);
         engine.setWantClientAuth(true);
         engine.setEnabledProtocols(MeshTls.PROTOCOLS);
+        engine.setEnabledCipherSuites(MeshTls.ciphers(engine.getSupportedCipherSuites()));
         return engine;
     }
 
     /** The bound port. */
     public int port() {
         return binding.localAddress().getPort();
+    }
+
+    /** The bound address and port. */
+    public java.net.InetSocketAddress localAddress() {
+        return binding.localAddress();
     }
 
     @Override

@@ -7,6 +7,8 @@ import io.trellis.certs.SpiffeId;
 import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.registry.ProxyInstance;
 import io.trellis.controlplane.registry.ProxyRegistry;
+import io.trellis.controlplane.registry.Refusal;
+import io.trellis.controlplane.registry.RegistrationPolicy;
 import io.trellis.controlplane.resource.Labels;
 import io.trellis.controlplane.token.JoinTokenAuthenticator;
 import io.trellis.controlplane.token.TokenRejectedException;
@@ -16,6 +18,7 @@ import io.trellis.mesh.v1.MeshControlPowerApi;
 import io.trellis.mesh.v1.ProxyMessage;
 import io.trellis.mesh.v1.SignRequest;
 import io.trellis.mesh.v1.SignResponse;
+import java.net.InetAddress;
 import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -49,16 +52,18 @@ final class MeshControlService implements MeshControlPowerApi {
     private final JoinTokenAuthenticator tokens;
     private final MeshCertificateAuthority ca;
     private final ProxyRegistry registry;
+    private final RegistrationPolicy registrations;
     private final SnapshotPusher pusher;
     private final Materializer materializer;
     private final Executor blocking;
     private final Clock clock;
 
     MeshControlService(JoinTokenAuthenticator tokens, MeshCertificateAuthority ca, ProxyRegistry registry,
-            SnapshotPusher pusher, Materializer materializer, Executor blocking, Clock clock) {
+            RegistrationPolicy registrations, SnapshotPusher pusher, Materializer materializer, Executor blocking, Clock clock) {
         this.tokens = tokens;
         this.ca = ca;
         this.registry = registry;
+        this.registrations = registrations;
         this.pusher = pusher;
         this.materializer = materializer;
         this.blocking = blocking;
@@ -115,9 +120,10 @@ final class MeshControlService implements MeshControlPowerApi {
                     "Connect requires a client certificate issued by the mesh CA"));
         }
         SpiffeId identity = SpiffeId.parse(peer.get());
+        InetAddress remote = metadata.getText(PeerIdentity.ADDRESS_HEADER).flatMap(MeshControlService::address).orElse(null);
         Pair<SourceQueueWithComplete<ConfigUpdate>, Source<ConfigUpdate, NotUsed>> out =
                 Source.<ConfigUpdate>queue(16, OverflowStrategy.dropHead()).preMaterialize(materializer);
-        Stream stream = new Stream(identity, out.first());
+        Stream stream = new Stream(identity, remote, out.first());
         in.runWith(Sink.foreach(stream::onMessage), materializer)
                 .whenComplete((done, error) -> stream.end(error));
         out.first().watchCompletion().whenComplete((done, error) -> stream.end(error));
@@ -127,12 +133,14 @@ final class MeshControlService implements MeshControlPowerApi {
     /** One Connect stream: waits for Hello, then relays ACKs and NACKs into the registry. */
     private final class Stream {
         private final SpiffeId identity;
+        private final InetAddress remote;
         private final SourceQueueWithComplete<ConfigUpdate> out;
         private ProxySession session;
         private boolean ended;
 
-        Stream(SpiffeId identity, SourceQueueWithComplete<ConfigUpdate> out) {
+        Stream(SpiffeId identity, InetAddress remote, SourceQueueWithComplete<ConfigUpdate> out) {
             this.identity = identity;
+            this.remote = remote;
             this.out = out;
         }
 
@@ -151,6 +159,16 @@ final class MeshControlService implements MeshControlPowerApi {
                     return;
                 }
                 Hello hello = message.getHello();
+                Optional<String> refused = registrations.refusal(identity, hello.getService(), hello.getAddress(), remote);
+                if (refused.isPresent()) {
+                    LOG.warn("refused the registration of proxy {} ({}) as {}.{} at {} from {}: {}", hello.getNodeId(), identity,
+                            hello.getService(), hello.getNamespace(), hello.getAddress(), remote, refused.get());
+                    registry.refused(new Refusal(hello.getNodeId(), hello.getService(), hello.getNamespace(),
+                            identity.toString(), hello.getAddress(), remote == null ? null : remote.getHostAddress(),
+                            refused.get(), clock.instant()));
+                    out.fail(status(Status.PERMISSION_DENIED, refused.get()));
+                    return;
+                }
                 ProxyInstance instance = new ProxyInstance(hello.getNodeId(), hello.getService(), hello.getNamespace(),
                         identity, hello.getAddress(), hello.getInboundPort(), hello.getTunnelPort(), hello.getLabelsMap(),
                         hello.getProxyVersion(), clock.instant());
@@ -218,6 +236,15 @@ final class MeshControlService implements MeshControlPowerApi {
                 LOG.info("proxy {} disconnected{}", session.instance().nodeId(),
                         error == null ? "" : ": " + error.getMessage());
             }
+        }
+    }
+
+    private static Optional<InetAddress> address(String literal) {
+        try {
+            // The header holds what the socket reported, an IP literal: no lookup happens.
+            return Optional.of(InetAddress.getByName(literal));
+        } catch (java.net.UnknownHostException e) {
+            return Optional.empty();
         }
     }
 

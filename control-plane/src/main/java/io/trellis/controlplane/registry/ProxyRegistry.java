@@ -24,6 +24,9 @@ public final class ProxyRegistry {
     private final Map<String, ProxyInstance> recovered = new ConcurrentHashMap<>();
     private final List<Runnable> membershipListeners = new CopyOnWriteArrayList<>();
     private volatile Instant recoveredUntil = Instant.MIN;
+    /** The latest refused registrations, newest last, at most {@link #MAX_REFUSALS}. */
+    private final java.util.ArrayDeque<Refusal> refusals = new java.util.ArrayDeque<>();
+    private static final int MAX_REFUSALS = 100;
 
     /** One proxy's entry; handed to its stream, which reports sends, ACKs and NACKs through it. */
     public final class Registration {
@@ -138,6 +141,23 @@ public final class ProxyRegistry {
                 .sorted(Comparator.comparing((ProxyStatus s) -> s.instance().namespace())
                         .thenComparing(s -> s.instance().service()).thenComparing(s -> s.instance().nodeId()))
                 .toList();
+    }
+
+    /** Records a refused registration (the oldest is dropped beyond {@value #MAX_REFUSALS}). */
+    public void refused(Refusal refusal) {
+        synchronized (refusals) {
+            if (refusals.size() == MAX_REFUSALS) {
+                refusals.removeFirst();
+            }
+            refusals.addLast(refusal);
+        }
+    }
+
+    /** The latest refused registrations, oldest first. */
+    public List<Refusal> refusals() {
+        synchronized (refusals) {
+            return List.copyOf(refusals);
+        }
     }
 
     /** Calls {@code listener} whenever a proxy joins or leaves. */

@@ -11,7 +11,8 @@ public enum Kind {
     AUTHORIZATION_POLICY("AuthorizationPolicy", "authorizationpolicies", AuthorizationPolicySpec.class, false),
     SUBSCRIPTION("Subscription", "subscriptions", SubscriptionSpec.class, false),
     EXTERNAL_SERVICE("ExternalService", "externalservices", ExternalServiceSpec.class, false),
-    TOPIC_POLICY("TopicPolicy", "topicpolicies", TopicPolicySpec.class, false);
+    TOPIC_POLICY("TopicPolicy", "topicpolicies", TopicPolicySpec.class, false),
+    SERVICE_BINDING("ServiceBinding", "servicebindings", ServiceBindingSpec.class, false);
 
     private final String kindName;
     private final String plural;

@@ -102,6 +102,9 @@ public final class ResourceCodec {
                 .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
                 .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false)
                 .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true)
+                // A key given twice ("action": "DENY", "action": "ALLOW") is refused, not won by the last one.
+                .configure(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY, true)
+                .configure(JsonParser.Feature.STRICT_DUPLICATE_DETECTION, true)
                 .configure(MapperFeature.ALLOW_COERCION_OF_SCALARS, false)
                 .configure(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS, false)
                 .setSerializationInclusion(JsonInclude.Include.NON_NULL);

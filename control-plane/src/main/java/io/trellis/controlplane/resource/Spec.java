@@ -5,7 +5,7 @@ package io.trellis.controlplane.resource;
  * filled in, so what the API returns is what the mesh enforces.
  */
 public sealed interface Spec permits MeshConfigSpec, TrafficPolicySpec, RouteSpec, AuthorizationPolicySpec,
-        SubscriptionSpec, ExternalServiceSpec, TopicPolicySpec {
+        SubscriptionSpec, ExternalServiceSpec, TopicPolicySpec, ServiceBindingSpec {
     /** This spec with every unset field given its default (DESIGN.md §5, §7). */
     Spec withDefaults();
 

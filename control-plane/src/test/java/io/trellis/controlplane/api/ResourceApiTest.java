@@ -20,6 +20,7 @@ import jakarta.inject.Inject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -102,6 +103,19 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
+    void theDataDirectoryAndItsCaDirectoryAreOwnerOnly() throws IOException {
+        // Issue 12, item 14: the data directory was created 0755 by whichever file was written first.
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                java.nio.file.Files.getPosixFilePermissions(dataDir.resolve("data")))).isEqualTo("rwx------");
+        try (var roots = java.nio.file.Files.list(dataDir.resolve("data/ca"))) {
+            assertThat(roots).allSatisfy(root -> assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                    java.nio.file.Files.getPosixFilePermissions(root))).isEqualTo("rwx------"));
+        }
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                java.nio.file.Files.getPosixFilePermissions(dataDir.resolve("data/ca")))).isEqualTo("rwx------");
+    }
+
+    @Test
     void createsReadsUpdatesAndDeletesAResourceInYamlAndJson() throws IOException {
         HttpResponse<String> created = http.toBlocking().exchange(admin(HttpRequest
                 .PUT("/api/v1/routes/default/inventory-canary", ROUTE_YAML).contentType(ApiFormat.YAML)), String.class);
@@ -147,6 +161,33 @@ class ResourceApiTest implements TestPropertyProvider {
                 "{\"kind\":\"MeshConfig\",\"metadata\":{\"name\":\"other\"},\"spec\":{}}").contentType(MediaType.APPLICATION_JSON)));
         assertThat(wrongName.getStatus().getCode()).isEqualTo(HttpStatus.BAD_REQUEST.getCode());
         assertThat(body(wrongName).at("/fields/0/field").asText()).isEqualTo("metadata.name");
+    }
+
+    @Test
+    void aKeyGivenTwiceIsRefusedInJsonAndYamlAndNothingIsStored() throws IOException {
+        // Issue 12, item 11: "action" twice was stored as the last one, ALLOW.
+        String json = "{\"kind\":\"AuthorizationPolicy\",\"metadata\":{\"name\":\"dup\",\"namespace\":\"default\"},"
+                + "\"spec\":{\"service\":\"vault\",\"action\":\"DENY\",\"action\":\"ALLOW\",\"rules\":[{}]}}";
+        String yaml = """
+                kind: AuthorizationPolicy
+                metadata: {name: dup, namespace: default}
+                spec:
+                  service: vault
+                  action: DENY
+                  action: ALLOW
+                  rules: [{}]
+                """;
+
+        HttpClientResponseException inJson = failure(admin(HttpRequest.PUT("/api/v1/authorizationpolicies/default/dup", json)
+                .contentType(MediaType.APPLICATION_JSON)));
+        HttpClientResponseException inYaml = failure(admin(HttpRequest.POST("/api/v1/apply", yaml).contentType(ApiFormat.YAML)));
+
+        for (HttpClientResponseException refused : List.of(inJson, inYaml)) {
+            assertThat(refused.getStatus().getCode()).isEqualTo(HttpStatus.BAD_REQUEST.getCode());
+            assertThat(body(refused).toString()).contains("Duplicate field 'action'");
+        }
+        assertThat(failure(HttpRequest.GET("/api/v1/authorizationpolicies/default/dup")).getStatus().getCode())
+                .isEqualTo(HttpStatus.NOT_FOUND.getCode());
     }
 
     @Test

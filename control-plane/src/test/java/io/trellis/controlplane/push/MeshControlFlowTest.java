@@ -320,6 +320,71 @@ class MeshControlFlowTest implements TestPropertyProvider {
         }
     }
 
+    @Test
+    void aProxyMayNotRegisterAsAServiceItsIdentityDoesNotServe() throws Exception {
+        // Issue 12, item 4: any mesh identity announcing itself as another service got that service's traffic.
+        Stream stream = connect(new MeshKeyManager(enrol("mallory")), hello("mallory-1", "vault"));
+        try {
+            Throwable error = stream.ended().get(20, TimeUnit.SECONDS);
+            assertThat(error).isInstanceOf(StatusRuntimeException.class).hasMessageContaining("PERMISSION_DENIED")
+                    .hasMessageContaining("hello.service").hasMessageContaining("may not serve 'vault'");
+        } finally {
+            stream.close();
+        }
+        assertThat(proxy("mallory-1")).as("never listed as an endpoint").isNull();
+        JsonNode refused = refusal("mallory-1");
+        assertThat(refused.get("identity").asText()).isEqualTo("spiffe://cluster.local/ns/default/sa/mallory");
+        assertThat(refused.get("service").asText()).isEqualTo("vault");
+        assertThat(refused.get("peerAddress").asText()).isEqualTo("127.0.0.1");
+    }
+
+    @Test
+    void aServiceBindingLetsAnotherServiceAccountServeTheService() throws Exception {
+        String binding = """
+                kind: ServiceBinding
+                metadata: {name: vault-canary, namespace: default}
+                spec: {service: vault, serviceAccounts: [vault-canary]}
+                """;
+        http.toBlocking().exchange(HttpRequest.POST("/api/v1/apply", binding).contentType("application/yaml").bearerAuth(admin()));
+
+        Stream stream = connect(new MeshKeyManager(enrol("vault-canary")), hello("vault-canary-1", "vault"));
+        try {
+            Snapshot first = stream.next();
+            stream.send(ProxyMessage.newBuilder().setAck(Ack.newBuilder().setVersion(first.getVersion())).build());
+            awaitProxy("vault-canary-1", "SYNCED");
+            assertThat(proxy("vault-canary-1").get("service").asText()).isEqualTo("vault");
+        } finally {
+            stream.close();
+            http.toBlocking().exchange(HttpRequest.DELETE("/api/v1/servicebindings/default/vault-canary").bearerAuth(admin()));
+        }
+    }
+
+    @Test
+    void anAnnouncedAddressThatIsNotWhereTheProxyConnectsFromIsRefused() throws Exception {
+        Stream stream = connect(new MeshKeyManager(enrol("ledger")), hello("ledger-1", "ledger").toBuilder()
+                .setAddress("10.9.8.7").build());
+        try {
+            Throwable error = stream.ended().get(20, TimeUnit.SECONDS);
+            assertThat(error).isInstanceOf(StatusRuntimeException.class).hasMessageContaining("PERMISSION_DENIED")
+                    .hasMessageContaining("hello.address: '10.9.8.7' is not the address this connection comes from (127.0.0.1)");
+        } finally {
+            stream.close();
+        }
+        assertThat(proxy("ledger-1")).isNull();
+        assertThat(refusal("ledger-1").get("reason").asText()).contains("hello.address");
+    }
+
+    private JsonNode refusal(String nodeId) throws IOException {
+        JsonNode found = null;
+        for (JsonNode item : JSON.readTree(http.toBlocking().retrieve("/api/v1/proxies")).get("refused")) {
+            if (item.get("nodeId").asText().equals(nodeId)) {
+                found = item;
+            }
+        }
+        assertThat(found).as("refused registration of " + nodeId + " in /api/v1/proxies").isNotNull();
+        return found;
+    }
+
     private static void assertStatus(java.util.function.Supplier<java.util.concurrent.CompletionStage<?>> call,
             Status.Code code, String message) {
         assertThatThrownBy(() -> call.get().toCompletableFuture().get(20, TimeUnit.SECONDS))

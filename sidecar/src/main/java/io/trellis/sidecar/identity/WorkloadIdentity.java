@@ -83,9 +83,20 @@ public final class WorkloadIdentity {
         return bundle.get();
     }
 
-    /** Trusts {@code next} from the next handshake on. */
+    /**
+     * Trusts {@code next} from the next handshake on. When the roots change, the Netty TLS contexts are made anew, so
+     * no session made under the old roots is resumed under the new ones (resumption skips certificate checks).
+     */
     public void updateTrustBundle(TrustBundle next) {
-        bundle.set(Objects.requireNonNull(next, "next"));
+        TrustBundle previous = bundle.getAndSet(Objects.requireNonNull(next, "next"));
+        if (!next.equals(previous)) {
+            synchronized (this) {
+                tunnelServerContext = null;
+                inboundContext = null;
+            }
+            peerContexts.clear();
+            tunnelClientContexts.clear();
+        }
     }
 
     /** TLS for the inbound listener: presents this identity, accepts any identity of the trust domain. */
@@ -114,16 +125,17 @@ public final class WorkloadIdentity {
     }
 
     /**
-     * TLS for the inbound HTTP listener: presents this identity, asks for a client certificate ("want", not "need":
-     * a caller without one gets a readable {@code denied} instead of a bare handshake alert; the request is refused
-     * either way in STRICT mode), accepts any identity of the trust domain, and offers HTTP/2 and HTTP/1.1 by ALPN.
+     * TLS for the inbound HTTP listener: presents this identity, requires a client certificate at the handshake (a
+     * caller without one never reaches HTTP: STRICT means a certificate at the handshake, and PERMISSIVE admits
+     * plaintext only, not anonymous TLS), accepts any identity of the trust domain, and offers HTTP/2 and HTTP/1.1 by
+     * ALPN.
      */
     public SslContext inboundContext() {
         SslContext context = inboundContext;
         if (context == null) {
             synchronized (this) {
                 if (inboundContext == null) {
-                    inboundContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.OPTIONAL)
+                    inboundContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
                             .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics,
                                     "inbound"))
                             .applicationProtocolConfig(alpn(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1)));
@@ -158,7 +170,7 @@ public final class WorkloadIdentity {
     private static SslContext build(SslContextBuilder builder) {
         try {
             return builder.sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
-                    .protocols(MeshTls.PROTOCOLS).build();
+                    .protocols(MeshTls.PROTOCOLS).ciphers(java.util.Arrays.asList(MeshTls.CIPHERS)).build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot create a TLS context: " + e.getMessage(), e);
         }

@@ -4,6 +4,7 @@ import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.lifecycle.Drainable;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.NettyHttpServer;
+import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
 import java.time.Duration;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.stream.Materializer;
@@ -24,11 +25,11 @@ public final class InboundServer implements Drainable {
 
     /** Binds the listener on {@code address:port} (port 0 = any free port). */
     public static CompletionStage<InboundServer> bind(EventLoops loops, WorkloadIdentity identity, InboundPipeline pipeline,
-            Materializer materializer, String service, String address, int port) {
+            Materializer materializer, String service, UnderscoreHeaders underscores, String address, int port) {
         return NettyHttpServer.bind(loops, identity::inboundContext,
                 (request, abandoned) -> pipeline.handle(request, request.getAttribute(
                         org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession).isPresent(), abandoned),
-                materializer, service, address, port).thenApply(InboundServer::new);
+                materializer, service, underscores, address, port).thenApply(InboundServer::new);
     }
 
     /** The port the listener is bound to. */

@@ -9,10 +9,15 @@ import java.util.Deque;
  * Normalises a request path before authorization, so that {@code /items/../admin}, {@code //admin} and
  * {@code /%61dmin} cannot slip past a rule written for {@code /admin}: percent-encoded unreserved characters
  * are decoded (RFC 3986 §6.2.2.2), repeated slashes merged, dot segments removed (§5.2.4). Encoded slashes,
- * backslashes and NULs are refused: they mean different paths to different servers. The app receives the
- * normalised path, so it sees exactly what was authorised. Stateless.
+ * backslashes and NULs are refused: they mean different paths to different servers. So are path parameters
+ * ({@code ;}, plain or as {@code %3B}): Tomcat, Jetty and Spring drop {@code ;x} from a segment before they match it,
+ * so {@code /admin;x} and {@code /x/..;/admin} are {@code /admin} to them and something else to every other
+ * server and to the rules. The app receives the normalised path, so it sees exactly what was authorised. Stateless.
  */
 public final class PathNormalizer {
+    private static final String PATH_PARAMETERS =
+            "path contains a path parameter (';'), which servlet containers and other servers read as different paths";
+
     private PathNormalizer() {
     }
 
@@ -53,6 +58,9 @@ public final class PathNormalizer {
             if (c == '\\' || c == 0) {
                 throw new ProxyException(ProxyError.BAD_REQUEST, "path contains a backslash or NUL");
             }
+            if (c == ';') {
+                throw new ProxyException(ProxyError.BAD_REQUEST, PATH_PARAMETERS);
+            }
             if (c != '%') {
                 out.append(c);
                 continue;
@@ -61,6 +69,9 @@ public final class PathNormalizer {
             char decoded = (char) value;
             if (decoded == '/' || decoded == '\\' || decoded == 0) {
                 throw new ProxyException(ProxyError.BAD_REQUEST, "path contains an encoded '/', '\\' or NUL");
+            }
+            if (decoded == ';') {
+                throw new ProxyException(ProxyError.BAD_REQUEST, PATH_PARAMETERS);
             }
             if (Character.isLetterOrDigit(decoded) && decoded < 0x80 || decoded == '-' || decoded == '.' || decoded == '_'
                     || decoded == '~') {

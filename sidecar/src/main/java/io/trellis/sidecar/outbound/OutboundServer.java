@@ -4,6 +4,7 @@ import io.trellis.sidecar.SidecarConfig;
 import io.trellis.sidecar.lifecycle.Drainable;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.NettyHttpServer;
+import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,15 +34,15 @@ public final class OutboundServer implements Drainable {
 
     /** Binds the main port and one port per upstream. */
     public static CompletionStage<OutboundServer> bind(EventLoops loops, OutboundPipeline pipeline, Materializer materializer,
-            int port, List<SidecarConfig.Upstream> declared) {
+            UnderscoreHeaders underscores, int port, List<SidecarConfig.Upstream> declared) {
         CompletableFuture<NettyHttpServer> main = NettyHttpServer.bind(loops, null,
-                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", "127.0.0.1", port)
+                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", underscores, "127.0.0.1", port)
                 .toCompletableFuture();
         List<CompletableFuture<NettyHttpServer>> bound = new ArrayList<>();
         for (SidecarConfig.Upstream upstream : declared) {
             bound.add(NettyHttpServer.bind(loops, null,
                     (request, abandoned) -> pipeline.handle(request, upstream.service(), abandoned), materializer,
-                    upstream.service(), "127.0.0.1", upstream.port()).toCompletableFuture());
+                    upstream.service(), underscores, "127.0.0.1", upstream.port()).toCompletableFuture());
         }
         return CompletableFuture.allOf(bound.toArray(CompletableFuture[]::new)).thenCombine(main, (all, mainServer) -> {
             Map<String, NettyHttpServer> byName = new LinkedHashMap<>();

@@ -39,4 +39,14 @@ class PathNormalizerTest {
                     .satisfies(e -> assertThat(((ProxyException) e).error()).isEqualTo(ProxyError.BAD_REQUEST));
         }
     }
+
+    @Test
+    void refusesPathParametersThatServletContainersWouldStrip() {
+        // Issue 12, item 8: with DENY /admin, /admin/*, each of these reached the app and Tomcat read it as /admin.
+        for (String path : new String[] {"/admin;x", "/admin;", "/x/..;/admin", "/x/..%3b/admin", "/admin%3bx", "/admin%3Bx"}) {
+            assertThatThrownBy(() -> PathNormalizer.normalise(path)).as(path).isInstanceOf(ProxyException.class)
+                    .hasMessageContaining("path parameter")
+                    .satisfies(e -> assertThat(((ProxyException) e).error()).isEqualTo(ProxyError.BAD_REQUEST));
+        }
+    }
 }

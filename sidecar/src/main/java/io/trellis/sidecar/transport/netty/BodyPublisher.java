@@ -17,8 +17,9 @@ import org.reactivestreams.Subscription;
 
 /**
  * A message body arriving on a Netty channel, published to Pekko Streams with backpressure: the channel reads
- * (auto-read off) only while fewer than {@link #MAX_QUEUED} chunks wait for the subscriber, so a slow reader slows
- * the sender (TCP window, or the HTTP/2 stream's flow-control window) and at most that many chunks buffer. Reading
+ * (auto-read off) only while fewer than {@link #MAX_QUEUED} chunks and {@link #MAX_QUEUED_BYTES} wait for the
+ * subscriber, so a slow reader slows the sender (TCP window, or the HTTP/2 stream's flow-control window) and at most
+ * that much buffers (a socket read can bring 64 KiB, so the byte bound is the one that holds for HTTP/1.1). Reading
  * ahead of demand by that bounded amount also takes in an HTTP/2 stream's last frames before the stream closes. Elements are data chunks, then one last chunk
  * carrying the trailers, if any. A subscriber that cancels before the end abandons the exchange ({@code onAbandon}:
  * the connection is closed or the stream reset, so the sender sees the reader go away). One subscriber only. Its
@@ -26,12 +27,15 @@ import org.reactivestreams.Subscription;
  */
 final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
     private static final int MAX_QUEUED = 16;
+    /** The bytes read ahead of the reader at most (a bound per stream, whatever the chunk sizes). */
+    private static final int MAX_QUEUED_BYTES = 256 * 1024;
 
     private final Channel channel;
     private final Runnable onAbandon;
     private final ArrayDeque<HttpEntity.ChunkStreamPart> queue = new ArrayDeque<>();
     private Subscriber<? super HttpEntity.ChunkStreamPart> subscriber;
     private long demand;
+    private long queuedBytes;
     private boolean ended;
     private boolean done;
     private Throwable failure;
@@ -78,7 +82,9 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         if (done || !content.isReadable()) {
             return;
         }
-        queue.add(HttpEntity.ChunkStreamPart.create(ByteString.fromArrayUnsafe(ByteBufUtil.getBytes(content))));
+        ByteString bytes = ByteString.fromArrayUnsafe(ByteBufUtil.getBytes(content));
+        queuedBytes += bytes.size();
+        queue.add(HttpEntity.ChunkStreamPart.create(bytes));
         drain();
     }
 
@@ -106,6 +112,7 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         ended = true;
         failure = cause;
         queue.clear();
+        queuedBytes = 0;
         drain();
     }
 
@@ -134,6 +141,7 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         }
         done = true;
         queue.clear();
+        queuedBytes = 0;
         if (!ended) {
             onAbandon.run();
         }
@@ -148,7 +156,9 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         }
         while (demand > 0 && !queue.isEmpty()) {
             demand--;
-            subscriber.onNext(queue.poll());
+            HttpEntity.ChunkStreamPart part = queue.poll();
+            queuedBytes -= part.data().size();
+            subscriber.onNext(part);
         }
         if (queue.isEmpty() && ended) {
             done = true;
@@ -166,6 +176,6 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
 
     /** True while the body has not ended and its buffer has room: its channel should read. */
     boolean wantsMore() {
-        return !ended && !done && queue.size() < MAX_QUEUED;
+        return !ended && !done && queue.size() < MAX_QUEUED && queuedBytes < MAX_QUEUED_BYTES;
     }
 }

@@ -56,6 +56,8 @@ public final class NettyHttpServer implements Drainable {
     private static final AttributeKey<Boolean> HTTP2 = AttributeKey.valueOf("trellis.http2");
     private static final AttributeKey<Boolean> DRAINING = AttributeKey.valueOf("trellis.draining");
     private static final Duration IDLE = Duration.ofMinutes(5);
+    /** How long an HTTP/1.1 request head may take from its first byte (slowloris), and a new connection its first bytes. */
+    static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
     /** RST_STREAM frames a connection may send per window before it is closed (CVE-2023-44487). */
     private static final int MAX_RESETS = 2_000;
     private static final int RESET_WINDOW_SECONDS = 30;
@@ -75,12 +77,13 @@ public final class NettyHttpServer implements Drainable {
      *
      * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals
      *     apply); null for a plaintext-only listener, where a handshake is just a malformed HTTP/1.1 request
+     * @param underscores what to do with request headers whose names have an underscore
      */
     public static CompletionStage<NettyHttpServer> bind(EventLoops loops, Supplier<SslContext> tls, RequestHandler handler,
-            Materializer materializer, String service, String address, int port) {
+            Materializer materializer, String service, UnderscoreHeaders underscores, String address, int port) {
         ChannelGroup connections = new DefaultChannelGroup("http", GlobalEventExecutor.INSTANCE);
         AtomicInteger exchanges = new AtomicInteger();
-        Connections setup = new Connections(tls, handler, materializer, service, exchanges);
+        Connections setup = new Connections(tls, handler, materializer, service, underscores, exchanges);
         ServerBootstrap bootstrap = loops.server()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
@@ -144,19 +147,39 @@ public final class NettyHttpServer implements Drainable {
         private final RequestHandler handler;
         private final Materializer materializer;
         private final String service;
+        private final UnderscoreHeaders underscores;
         private final AtomicInteger exchanges;
 
         Connections(Supplier<SslContext> tls, RequestHandler handler, Materializer materializer, String service,
-                AtomicInteger exchanges) {
+                UnderscoreHeaders underscores, AtomicInteger exchanges) {
             this.tls = tls;
             this.handler = handler;
             this.materializer = materializer;
             this.service = service;
+            this.underscores = underscores;
             this.exchanges = exchanges;
         }
 
-        /** Reads just enough of a new connection to tell TLS, h2c and HTTP/1.1 apart. */
+        /**
+         * Reads just enough of a new connection to tell TLS, h2c and HTTP/1.1 apart; a connection that says nothing
+         * for {@link #HEAD_TIMEOUT} is closed.
+         */
         final class Sniffer extends ByteToMessageDecoder {
+            private io.netty.util.concurrent.ScheduledFuture<?> silence;
+
+            @Override
+            public void handlerAdded(ChannelHandlerContext ctx) {
+                silence = ctx.executor().schedule(() -> {
+                    LOG.debug("closing {}: nothing sent within {} ms", ctx.channel(), HEAD_TIMEOUT.toMillis());
+                    ctx.close();
+                }, HEAD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            }
+
+            @Override
+            protected void handlerRemoved0(ChannelHandlerContext ctx) {
+                silence.cancel(false);
+            }
+
             @Override
             protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
                 if (!in.isReadable()) {
@@ -215,7 +238,7 @@ public final class NettyHttpServer implements Drainable {
         private void http2(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
             Channel connection = pipeline.channel();
             connection.attr(HTTP2).set(true);
-            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service);
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
             pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());
             pipeline.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
@@ -233,8 +256,9 @@ public final class NettyHttpServer implements Drainable {
         private void http1(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
             Channel connection = pipeline.channel();
             connection.config().setAutoRead(false);
-            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service);
-            pipeline.addAfter(after, "http1", new HttpServerCodec());
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
+            pipeline.addAfter(after, "head-timer", new RequestHeadTimer(HEAD_TIMEOUT));
+            pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig()));
             pipeline.addAfter("http1", "exchange", new ServerExchange(false, origin, handler, materializer,
                     exchanges::incrementAndGet, () -> {
                         exchanges.decrementAndGet();

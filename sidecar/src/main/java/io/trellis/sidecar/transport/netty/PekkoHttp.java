@@ -98,7 +98,7 @@ final class PekkoHttp {
      * @param http2 whether the head came over HTTP/2 (where a body without a length is simply the stream's DATA)
      */
     static HttpResponse response(io.netty.handler.codec.http.HttpResponse head, boolean http2, BodyPublisher body) {
-        Converted converted = convert(head.headers(), false);
+        Converted converted = convert(head.headers(), false, UnderscoreHeaders.ALLOW);
         return HttpResponse.create().withStatus(status(head.status().code(), head.status().reasonPhrase()))
                 .addHeaders(converted.headers())
                 .withEntity(entity(head.headers(), http2, converted.contentType(), body));
@@ -112,7 +112,7 @@ final class PekkoHttp {
      *     response it is dropped, as Pekko's own client does)
      * @throws IllegalArgumentException for a request whose content type cannot be parsed
      */
-    private static Converted convert(HttpHeaders in, boolean request) {
+    private static Converted convert(HttpHeaders in, boolean request, UnderscoreHeaders underscores) {
         List<HttpHeader> headers = new ArrayList<>();
         ContentType contentType = ContentTypes.NO_CONTENT_TYPE;
         String authority = null;
@@ -125,6 +125,10 @@ final class PekkoHttp {
                     if (request) {
                         throw new IllegalArgumentException("Content-Type '" + header.getValue() + "' cannot be parsed");
                     }
+                }
+            } else if (request && underscores != UnderscoreHeaders.ALLOW && name.indexOf('_') >= 0) {
+                if (underscores == UnderscoreHeaders.REJECT) {
+                    throw new IllegalArgumentException("header '" + header.getKey() + "' has an underscore in its name");
                 }
             } else if (request && (name.equals(":authority") || name.equals("host"))) {
                 authority = header.getValue();
@@ -190,8 +194,9 @@ final class PekkoHttp {
      *
      * @param tls the TLS session, or null for plaintext
      * @param service the local service, named in error bodies
+     * @param underscores what to do with request headers whose names have an underscore
      */
-    record Origin(javax.net.ssl.SSLSession tls, String service) {
+    record Origin(javax.net.ssl.SSLSession tls, String service, UnderscoreHeaders underscores) {
     }
 
     /** True when a request with {@code head} has a body to read. */
@@ -231,7 +236,7 @@ final class PekkoHttp {
                 .withProtocol(http2 ? (org.apache.pekko.http.javadsl.model.HttpProtocol)
                         org.apache.pekko.http.scaladsl.model.HttpProtocols.HTTP$div2$u002E0()
                         : org.apache.pekko.http.javadsl.model.HttpProtocols.HTTP_1_1);
-        Converted converted = convert(head.headers(), true);
+        Converted converted = convert(head.headers(), true, origin.underscores());
         request = request.addHeaders(converted.headers());
         if (converted.authority() != null) {
             request = request.addHeader(HttpHeader.parse("Host", converted.authority()));
@@ -254,6 +259,16 @@ final class PekkoHttp {
         try {
             if (head.method().equals(io.netty.handler.codec.http.HttpMethod.CONNECT) && !target.startsWith("/")) {
                 return org.apache.pekko.http.javadsl.model.Uri.create("//" + target);
+            }
+            if (target.startsWith("//")) {
+                // An origin-form path whose first segments are empty ("//admin"), not a network-path reference (parsed
+                // as one, "admin" would become the destination host), and one the model cannot hold: its leading
+                // slashes are merged, as the receiving sidecar's path normalisation merges every repeated slash.
+                int first = 0;
+                while (first < target.length() && target.charAt(first) == '/') {
+                    first++;
+                }
+                return org.apache.pekko.http.javadsl.model.Uri.create("/" + target.substring(first));
             }
             return org.apache.pekko.http.javadsl.model.Uri.create(target);
         } catch (RuntimeException unparsable) {

@@ -17,6 +17,7 @@ import io.trellis.sidecar.errors.ErrorResponses;
 import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.transport.Upgrades;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -179,6 +180,10 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     }
 
     private void start(io.netty.handler.codec.http.HttpRequest head) {
+        RequestHeadTimer headTimer = channel.pipeline().get(RequestHeadTimer.class);
+        if (headTimer != null) {
+            headTimer.headArrived();
+        }
         if (current != null) {
             // HTTP/1.1 pipelining beyond one request in flight is not read (reading pauses), so this cannot happen.
             channel.close();
@@ -188,8 +193,9 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                 head.headers().get(HttpHeaderNames.CONNECTION), head.headers().get(HttpHeaderNames.UPGRADE)).orElse(null);
         boolean hasBody = upgrade != null || PekkoHttp.requestHasBody(head, http2);
         BodyPublisher body = hasBody ? new BodyPublisher(channel, this::abandon) : null;
-        current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && head.decoderResult().isSuccess(),
-                head.method().name().equals("HEAD"), upgrade);
+        Optional<String> framing = http2 || head.decoderResult().isFailure() ? Optional.empty() : Http1Framing.problem(head);
+        current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && head.decoderResult().isSuccess()
+                && framing.isEmpty(), head.method().name().equals("HEAD"), upgrade);
         onExchange.run();
         Current exchange = current;
         HttpRequest request;
@@ -197,6 +203,10 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             if (head.decoderResult().isFailure()) {
                 // HTTP/1.1 framing Netty's decoder refused (an oversized or malformed head): the connection closes after.
                 throw new IllegalArgumentException(String.valueOf(head.decoderResult().cause()));
+            }
+            if (framing.isPresent()) {
+                // Ambiguous framing (request smuggling): refused, and the connection closes after the answer.
+                throw new IllegalArgumentException(framing.get());
             }
             request = PekkoHttp.request(head, http2, origin, body);
             if (!http2) {
@@ -256,13 +266,18 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         }
         // Flushed at once: a stream whose first bytes come late (a server stream, a WebSocket) starts now.
         channel.writeAndFlush(head);
+        writeBody(exchange, response, false);
+    }
+
+    /** Streams {@code response}'s body to the caller with backpressure; {@code raw} after a protocol switch. */
+    private void writeBody(Current exchange, HttpResponse response, boolean raw) {
         exchange.writer = new BodyWriter(channel, () -> {
             exchange.responseWritten = true;
             finishIfDone();
         }, cause -> {
             LOG.debug("writing a response on {} failed: {}", channel, cause.toString());
             channel.close();
-        });
+        }, raw);
         PekkoHttp.parts(response.entity()).runWith(Sink.fromSubscriber(exchange.writer), materializer);
     }
 
@@ -282,14 +297,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         channel.pipeline().remove(HttpServerCodec.class);
         exchange.upgraded = true;
-        exchange.writer = new BodyWriter(channel, () -> {
-            exchange.responseWritten = true;
-            finishIfDone();
-        }, cause -> {
-            LOG.debug("writing upgraded bytes on {} failed: {}", channel, cause.toString());
-            channel.close();
-        }, true);
-        PekkoHttp.parts(response.entity()).runWith(Sink.fromSubscriber(exchange.writer), materializer);
+        writeBody(exchange, response, true);
         channel.read();
     }
 
@@ -323,6 +331,10 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         }
         current = null;
         onIdle.run();
+        RequestHeadTimer headTimer = channel.pipeline().get(RequestHeadTimer.class);
+        if (headTimer != null) {
+            headTimer.exchangeEnded();
+        }
         // The held messages of the next request, up to its end; any after that wait for its answer.
         while (!held.isEmpty() && (current == null || !current.requestEnded)) {
             handle(context, held.poll());

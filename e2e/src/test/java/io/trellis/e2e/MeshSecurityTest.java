@@ -254,6 +254,77 @@ class MeshSecurityTest {
     }
 
     @Test
+    void headerLimitsHoldAtTheFirstSidecarAndFailOnlyTheirOwnRequest() throws Exception {
+        // Issue 12, item 5: 56+ headers passed the client sidecar, which added its own; the server sidecar refused the
+        // block as a connection error and 5 unrelated in-flight POSTs got 502.
+        String url = "http://127.0.0.1:" + web.upstreamPort("echo");
+        java.util.List<java.util.concurrent.CompletableFuture<Integer>> inFlight = new java.util.ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            inFlight.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return Curl.run("-m", "20", "-X", "POST", "-d", "x", url + "/slow?ms=1500").status();
+                } catch (java.io.IOException | InterruptedException e) {
+                    return -1;
+                }
+            }));
+        }
+        Thread.sleep(300);
+        java.util.List<String> many = new java.util.ArrayList<>();
+        java.util.List<String> large = new java.util.ArrayList<>();
+        for (int i = 0; i < 101; i++) {
+            many.addAll(java.util.List.of("-H", "x-many-" + i + ": v"));
+        }
+        // 50 fields of 140 bytes: 7 KiB as HTTP/1.1, 8.6 KiB as an HTTP/2 header list (32 bytes more per field), plus
+        // the headers the client sidecar adds; the test app takes at most 64 fields.
+        for (int i = 0; i < 50; i++) {
+            large.addAll(java.util.List.of("-H", "x-large-" + i + ": " + "v".repeat(126)));
+        }
+
+        Curl.Result tooMany = Curl.run(concat(many, url + "/orders"));
+        Curl.Result nearTheLimit = Curl.run(concat(large, url + "/orders"));
+        Curl.Result longTarget = Curl.run(url + "/orders?q=" + "a".repeat(9 * 1024));
+
+        assertThat(tooMany.status()).isEqualTo(431);
+        assertThat(tooMany.header("trellis-error")).isEqualTo("headers-too-large");
+        assertThat(nearTheLimit.status()).as("7 KiB of headers pass both sidecars: %s", nearTheLimit.body()).isEqualTo(200);
+        assertThat(longTarget.status()).isEqualTo(414);
+        assertThat(longTarget.header("trellis-error")).isEqualTo("uri-too-long");
+        for (java.util.concurrent.CompletableFuture<Integer> request : inFlight) {
+            assertThat(request.get(30, TimeUnit.SECONDS)).as("an unrelated request in flight").isEqualTo(200);
+        }
+    }
+
+    private static String[] concat(java.util.List<String> args, String url) {
+        java.util.List<String> all = new java.util.ArrayList<>(args);
+        all.add(url);
+        return all.toArray(String[]::new);
+    }
+
+    @Test
+    void pingSettingsAndEmptyDataFloodsAreCutAndTheSidecarKeepsServing() throws Exception {
+        // Issue 12, item 9: PING, SETTINGS and zero-length DATA floods were taken without limit (each burnt a core).
+        String flood = MeshHarness.peers().resolve("h2_floods.py").toString();
+        String certs = webCertificates().toString();
+        String port = Integer.toString(echo.inboundPort());
+        java.util.List<String[]> floods = java.util.List.of(
+                new String[] {"control", echo.address(), port, certs, "50000", "ping"},
+                new String[] {"control", echo.address(), port, certs, "50000", "settings"},
+                new String[] {"control", "127.0.0.1", Integer.toString(web.outboundPort()), "h2c", "50000", "ping"},
+                new String[] {"empty-data", echo.address(), port, certs, "10000"},
+                new String[] {"empty-data", "127.0.0.1", Integer.toString(web.outboundPort()), "h2c", "10000"});
+        for (String[] args : floods) {
+            java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("/usr/bin/python3", flood));
+            command.addAll(java.util.List.of(args));
+            PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(60), command.toArray(String[]::new));
+
+            assertThat(out.text()).as(String.join(" ", args)).containsPattern("server: (goaway (11|ErrorCodes.ENHANCE_YOUR_CALM)|closed)");
+            assertThat(echo.process().isAlive()).as(echo.logTail()).isTrue();
+            assertThat(Curl.run("-m", "5", "http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status())
+                    .as("served after " + String.join(" ", args)).isEqualTo(200);
+        }
+    }
+
+    @Test
     void allowedIdentityReachesTheApp() throws Exception {
         assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status()).isEqualTo(200);
     }

@@ -27,6 +27,10 @@ public enum ProxyError {
     RATE_LIMITED("rate-limited", 429, GrpcStatus.RESOURCE_EXHAUSTED),
     /** The request itself is malformed. */
     BAD_REQUEST("bad-request", 400, GrpcStatus.INVALID_ARGUMENT),
+    /** The request's headers are more, or larger, than every hop of the mesh accepts. */
+    HEADERS_TOO_LARGE("headers-too-large", 431, GrpcStatus.RESOURCE_EXHAUSTED),
+    /** The request target is longer than every hop of the mesh accepts. */
+    URI_TOO_LONG("uri-too-long", 414, GrpcStatus.INVALID_ARGUMENT),
     /** This sidecar has no certificate yet (or no config), so it cannot speak mTLS. */
     IDENTITY_UNAVAILABLE("identity-unavailable", 503, GrpcStatus.UNAVAILABLE),
     /** No Kafka broker is configured, or none acknowledged an event in time (it may or may not have been written). */

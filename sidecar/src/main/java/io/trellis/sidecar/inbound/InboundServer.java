@@ -17,6 +17,12 @@ import org.apache.pekko.stream.Materializer;
  * the port first (new connections are refused), then lets in-flight requests finish.
  */
 public final class InboundServer implements Drainable {
+    /**
+     * Header bytes a request may have here: twice what an app may send its own sidecar
+     * ({@link io.trellis.sidecar.outbound.OutboundServer#MAX_HEADER_BYTES}), so that what the calling sidecar accepted
+     * and then added to is never refused at this hop.
+     */
+    static final int MAX_HEADER_BYTES = 16 * 1024;
     private final NettyHttpServer server;
 
     private InboundServer(NettyHttpServer server) {
@@ -29,7 +35,7 @@ public final class InboundServer implements Drainable {
         return NettyHttpServer.bind(loops, identity::inboundContext,
                 (request, abandoned) -> pipeline.handle(request, request.getAttribute(
                         org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession).isPresent(), abandoned),
-                materializer, service, underscores, address, port).thenApply(InboundServer::new);
+                materializer, service, underscores, MAX_HEADER_BYTES, address, port).thenApply(InboundServer::new);
     }
 
     /** The port the listener is bound to. */

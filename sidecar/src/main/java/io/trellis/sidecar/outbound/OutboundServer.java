@@ -24,6 +24,8 @@ import org.apache.pekko.stream.Materializer;
  * at the end.
  */
 public final class OutboundServer implements Drainable {
+    /** Header bytes an app's request may have (HTTP/1.1 head, or h2c header list); beyond it: {@code headers-too-large}. */
+    public static final int MAX_HEADER_BYTES = 8 * 1024;
     private final NettyHttpServer main;
     private final Map<String, NettyHttpServer> upstreams;
 
@@ -36,13 +38,13 @@ public final class OutboundServer implements Drainable {
     public static CompletionStage<OutboundServer> bind(EventLoops loops, OutboundPipeline pipeline, Materializer materializer,
             UnderscoreHeaders underscores, int port, List<SidecarConfig.Upstream> declared) {
         CompletableFuture<NettyHttpServer> main = NettyHttpServer.bind(loops, null,
-                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", underscores, "127.0.0.1", port)
+                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", underscores, MAX_HEADER_BYTES, "127.0.0.1", port)
                 .toCompletableFuture();
         List<CompletableFuture<NettyHttpServer>> bound = new ArrayList<>();
         for (SidecarConfig.Upstream upstream : declared) {
             bound.add(NettyHttpServer.bind(loops, null,
                     (request, abandoned) -> pipeline.handle(request, upstream.service(), abandoned), materializer,
-                    upstream.service(), underscores, "127.0.0.1", upstream.port()).toCompletableFuture());
+                    upstream.service(), underscores, MAX_HEADER_BYTES, "127.0.0.1", upstream.port()).toCompletableFuture());
         }
         return CompletableFuture.allOf(bound.toArray(CompletableFuture[]::new)).thenCombine(main, (all, mainServer) -> {
             Map<String, NettyHttpServer> byName = new LinkedHashMap<>();

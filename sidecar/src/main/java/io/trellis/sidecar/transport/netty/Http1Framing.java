@@ -4,6 +4,10 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -14,15 +18,49 @@ import java.util.Optional;
  * line ends; on top of it a request is refused when its framing is ambiguous: {@code Transfer-Encoding} other than a
  * single final {@code chunked} (a folded {@code identity\r\n chunked} arrives as {@code identity chunked}),
  * {@code Transfer-Encoding} beside {@code Content-Length}, or {@code Transfer-Encoding} in HTTP/1.0. A refused
- * request is answered {@code bad-request} and its connection closed. Stateless.
+ * request is answered {@code bad-request} and its connection closed. The same goes for heads beyond the limits:
+ * a request line over {@link #MAX_INITIAL_LINE} is {@code uri-too-long} (414), headers over the listener's size or
+ * {@link #MAX_HEADERS} in number are {@code headers-too-large} (431); the count bound is what keeps a head that passed
+ * this listener within the next sidecar's HTTP/2 header-list limit, which counts 32 bytes per header on top.
+ * Stateless.
  */
 final class Http1Framing {
+    /** The longest request line (method, target, version). */
+    static final int MAX_INITIAL_LINE = 8 * 1024;
+    /** The most header fields in one request head (Envoy's default too). */
+    static final int MAX_HEADERS = 100;
+
     private Http1Framing() {
     }
 
-    /** The decoder settings for every HTTP/1.1 listener: strict line parsing, RFC 9112 transfer codings. */
-    static HttpDecoderConfig decoderConfig() {
-        return new HttpDecoderConfig().setStrictLineParsing(true).setUseRfc9112TransferEncoding(true);
+    /**
+     * The decoder settings for an HTTP/1.1 listener: strict line parsing, RFC 9112 transfer codings, and heads of
+     * at most {@code maxHeaderBytes} of headers.
+     */
+    static HttpDecoderConfig decoderConfig(int maxHeaderBytes) {
+        return new HttpDecoderConfig().setStrictLineParsing(true).setUseRfc9112TransferEncoding(true)
+                .setMaxInitialLineLength(MAX_INITIAL_LINE).setMaxHeaderSize(maxHeaderBytes);
+    }
+
+    /** Why {@code head} is refused, as the error table's answer, if it is. */
+    static Optional<ProxyException> refusal(HttpRequest head) {
+        if (head.decoderResult().isFailure()) {
+            Throwable cause = head.decoderResult().cause();
+            if (cause instanceof TooLongHttpLineException) {
+                return Optional.of(new ProxyException(ProxyError.URI_TOO_LONG, "the request line is longer than "
+                        + MAX_INITIAL_LINE + " bytes"));
+            }
+            if (cause instanceof TooLongHttpHeaderException) {
+                return Optional.of(new ProxyException(ProxyError.HEADERS_TOO_LARGE, "the request headers are larger than "
+                        + "the listener accepts: " + cause.getMessage()));
+            }
+            return Optional.of(new ProxyException(ProxyError.BAD_REQUEST, "malformed request: " + cause));
+        }
+        if (head.headers().size() > MAX_HEADERS) {
+            return Optional.of(new ProxyException(ProxyError.HEADERS_TOO_LARGE, head.headers().size()
+                    + " header fields (at most " + MAX_HEADERS + ")"));
+        }
+        return problem(head).map(problem -> new ProxyException(ProxyError.BAD_REQUEST, "malformed request: " + problem));
     }
 
     /** Why {@code head}'s framing is refused, if it is. */

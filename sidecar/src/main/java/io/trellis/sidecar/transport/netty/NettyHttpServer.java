@@ -78,12 +78,14 @@ public final class NettyHttpServer implements Drainable {
      * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals
      *     apply); null for a plaintext-only listener, where a handshake is just a malformed HTTP/1.1 request
      * @param underscores what to do with request headers whose names have an underscore
+     * @param maxHeaderBytes the most header bytes a request may have (HTTP/1.1 head, HTTP/2 header list)
      */
     public static CompletionStage<NettyHttpServer> bind(EventLoops loops, Supplier<SslContext> tls, RequestHandler handler,
-            Materializer materializer, String service, UnderscoreHeaders underscores, String address, int port) {
+            Materializer materializer, String service, UnderscoreHeaders underscores, int maxHeaderBytes, String address,
+            int port) {
         ChannelGroup connections = new DefaultChannelGroup("http", GlobalEventExecutor.INSTANCE);
         AtomicInteger exchanges = new AtomicInteger();
-        Connections setup = new Connections(tls, handler, materializer, service, underscores, exchanges);
+        Connections setup = new Connections(tls, handler, materializer, service, underscores, maxHeaderBytes, exchanges);
         ServerBootstrap bootstrap = loops.server()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
@@ -148,15 +150,17 @@ public final class NettyHttpServer implements Drainable {
         private final Materializer materializer;
         private final String service;
         private final UnderscoreHeaders underscores;
+        private final int maxHeaderBytes;
         private final AtomicInteger exchanges;
 
         Connections(Supplier<SslContext> tls, RequestHandler handler, Materializer materializer, String service,
-                UnderscoreHeaders underscores, AtomicInteger exchanges) {
+                UnderscoreHeaders underscores, int maxHeaderBytes, AtomicInteger exchanges) {
             this.tls = tls;
             this.handler = handler;
             this.materializer = materializer;
             this.service = service;
             this.underscores = underscores;
+            this.maxHeaderBytes = maxHeaderBytes;
             this.exchanges = exchanges;
         }
 
@@ -240,6 +244,7 @@ public final class NettyHttpServer implements Drainable {
             connection.attr(HTTP2).set(true);
             PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
             pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
+                    .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings().maxHeaderListSize(maxHeaderBytes))
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());
             pipeline.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
@@ -250,6 +255,7 @@ public final class NettyHttpServer implements Drainable {
                                     exchanges::decrementAndGet));
                 }
             }));
+            pipeline.addAfter("streams", "control-limit", new ControlFrameLimit());
             pipeline.addLast("quiet", new Quiet());
         }
 
@@ -258,7 +264,7 @@ public final class NettyHttpServer implements Drainable {
             connection.config().setAutoRead(false);
             PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
             pipeline.addAfter(after, "head-timer", new RequestHeadTimer(HEAD_TIMEOUT));
-            pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig()));
+            pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig(maxHeaderBytes)));
             pipeline.addAfter("http1", "exchange", new ServerExchange(false, origin, handler, materializer,
                     exchanges::incrementAndGet, () -> {
                         exchanges.decrementAndGet();

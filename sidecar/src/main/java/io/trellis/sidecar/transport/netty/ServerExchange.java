@@ -193,21 +193,20 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                 head.headers().get(HttpHeaderNames.CONNECTION), head.headers().get(HttpHeaderNames.UPGRADE)).orElse(null);
         boolean hasBody = upgrade != null || PekkoHttp.requestHasBody(head, http2);
         BodyPublisher body = hasBody ? new BodyPublisher(channel, this::abandon) : null;
-        Optional<String> framing = http2 || head.decoderResult().isFailure() ? Optional.empty() : Http1Framing.problem(head);
-        current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && head.decoderResult().isSuccess()
-                && framing.isEmpty(), head.method().name().equals("HEAD"), upgrade);
+        // HTTP/1.1 heads the decoder refused, beyond the limits, or framed ambiguously (request smuggling): refused,
+        // and the connection closes after the answer.
+        Optional<ProxyException> refused = http2 ? Optional.empty() : Http1Framing.refusal(head);
+        current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && refused.isEmpty(),
+                head.method().name().equals("HEAD"), upgrade);
         onExchange.run();
         Current exchange = current;
+        if (refused.isPresent()) {
+            LOG.info("refusing a request from {}: {}", channel.remoteAddress(), refused.get().getMessage());
+            respond(exchange, ErrorResponses.respond(HttpRequest.create(), refused.get(), origin.service(), ""));
+            return;
+        }
         HttpRequest request;
         try {
-            if (head.decoderResult().isFailure()) {
-                // HTTP/1.1 framing Netty's decoder refused (an oversized or malformed head): the connection closes after.
-                throw new IllegalArgumentException(String.valueOf(head.decoderResult().cause()));
-            }
-            if (framing.isPresent()) {
-                // Ambiguous framing (request smuggling): refused, and the connection closes after the answer.
-                throw new IllegalArgumentException(framing.get());
-            }
             request = PekkoHttp.request(head, http2, origin, body);
             if (!http2) {
                 // Only a sidecar marks an upgrade, and only from a real one: an HTTP/1.1 caller cannot forge it.

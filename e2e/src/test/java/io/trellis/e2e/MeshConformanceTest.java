@@ -288,6 +288,25 @@ class MeshConformanceTest {
     }
 
     @Test
+    void anUploadThatExpects100ContinueGetsItFromTheSidecar() throws Exception {
+        // curl waits for 100 Continue before sending the body; with a 30 s expect timeout and a 20 s limit, an
+        // upload only completes if someone answers 100 (the sidecar dropped the far app's 100 as an interim answer).
+        byte[] body = new byte[1000];
+        java.util.Arrays.fill(body, (byte) 'e');
+        Path upload = mesh.work().resolve("upload-expect.bin");
+        Files.write(upload, body);
+
+        Curl.Result posted = Curl.run("-m", "20", "--expect100-timeout", "30", "-H", "Expect: 100-continue",
+                "--data-binary", "@" + upload, "http://127.0.0.1:" + web.upstreamPort("lengths") + "/upload-expect");
+
+        assertThat(posted.exitCode()).as(posted.stderr()).isZero();
+        // curl -i shows the interim answer first: 100, then the final 200.
+        assertThat(posted.status()).isEqualTo(100);
+        assertThat(posted.body()).contains("HTTP/1.1 200 ");
+        assertThat(recorded("lengths-app", "/upload-expect").get("body_bytes").asInt()).isEqualTo(1000);
+    }
+
+    @Test
     void requestTrailersOfAChunkedHttp1RequestReachTheApp() throws Exception {
         // curl cannot send request trailers: the request is written as bytes.
         String chunked = "POST /trailers-http1 HTTP/1.1\r\nHost: lengths\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n"

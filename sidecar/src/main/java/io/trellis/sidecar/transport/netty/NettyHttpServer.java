@@ -265,7 +265,10 @@ public final class NettyHttpServer implements Drainable {
             PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
             pipeline.addAfter(after, "head-timer", new RequestHeadTimer(HEAD_TIMEOUT));
             pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig(maxHeaderBytes)));
-            pipeline.addAfter("http1", "exchange", new ServerExchange(false, origin, handler, materializer,
+            // Expect: 100-continue is answered here at once and removed (as Envoy does): the body then streams through
+            // with backpressure, and the client never waits out its expect timeout.
+            pipeline.addAfter("http1", "expect", new io.netty.handler.codec.http.HttpServerExpectContinueHandler());
+            pipeline.addAfter("expect", "exchange", new ServerExchange(false, origin, handler, materializer,
                     exchanges::incrementAndGet, () -> {
                         exchanges.decrementAndGet();
                         if (Boolean.TRUE.equals(connection.attr(DRAINING).get())) {

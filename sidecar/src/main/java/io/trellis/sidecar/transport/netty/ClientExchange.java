@@ -33,7 +33,10 @@ import org.apache.pekko.stream.javadsl.Sink;
  * {@code upstream-reset} (a {@code REFUSED_STREAM} says so, for retries), a failure after it fails the body. The
  * exchange ends when the request was written and the response read to its end ({@code onDone}, so an HTTP/1.1
  * connection can carry the next one), or when it is abandoned ({@link #abandon}: the caller went away, the
- * connection is closed or the stream reset, so the peer sees it at once). Lives on the channel's event loop.
+ * connection is closed or the stream reset, so the peer sees it at once; a caller that went away is
+ * {@code client-aborted}). An HTTP/1.1 request marked as an upgrade ({@link Upgrades}) is sent as the app's upgrade
+ * request; a {@code 101} turns the connection into a byte relay, whose connection is never reused. Lives on the
+ * channel's event loop.
  */
 final class ClientExchange extends ChannelInboundHandlerAdapter {
     private final HttpRequest request;

@@ -33,7 +33,10 @@ import org.slf4j.LoggerFactory;
  * serves one request at a time in order. Each request head becomes the pipeline's request (its body streamed to the
  * pipeline on demand), the pipeline's response is written back with its framing and trailers, its body with
  * backpressure. The caller going away (its stream reset, its connection closed) before the response ended
- * completes the request's {@code abandoned} signal, so the pipeline drops the work it started for it. Lives on the
+ * completes the request's {@code abandoned} signal, so the pipeline drops the work it started for it. Over HTTP/1.1,
+ * heads beyond the limits or framed ambiguously are refused ({@link Http1Framing}), requests that arrive before the
+ * previous answer ended are held and answered in order, and an upgrade request ({@link Upgrades}) that the far side
+ * accepts turns the connection into a byte relay after its {@code 101}. Lives on the
  * channel's event loop.
  */
 final class ServerExchange extends ChannelInboundHandlerAdapter {

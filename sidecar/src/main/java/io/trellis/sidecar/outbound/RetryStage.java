@@ -97,6 +97,14 @@ final class RetryStage implements Stage<OutboundCall> {
             return read == null || !read.get() || recording != null && recording.replayable();
         }
 
+        /**
+         * Completes once {@link #canResend} is final: at once when nothing records the body or nobody read it, else
+         * when the recording knows whether the body ended within its limit.
+         */
+        java.util.concurrent.CompletionStage<Void> settled() {
+            return read == null || !read.get() || recording == null ? CompletableFuture.completedFuture(null) : recording.settled();
+        }
+
         /** What the next attempt sends: the body itself while nobody read it, else its recorded copy. */
         HttpRequest forAttempt() {
             return read != null && read.get() && recording != null && recording.replayable() ? recording.replay(request) : request;
@@ -143,6 +151,13 @@ final class RetryStage implements Stage<OutboundCall> {
             if (!neverReached && !policy.retryNonIdempotent() && !RetryRule.idempotent(call.request().method())) {
                 skipped = "non-idempotent";
             } else if (!body.canResend()) {
+                if (!body.settled().toCompletableFuture().isDone()) {
+                    // The peer answered before the caller finished sending (a sidecar refusing at once, its app
+                    // down): decide again once the body has ended or outgrown the recording (the request's deadline
+                    // still bounds the wait).
+                    body.settled().thenRun(() -> decide(attempt, response, failure));
+                    return;
+                }
                 skipped = "body-too-large";
             } else if (nanoTicker.getAsLong() + wait.toNanos() >= call.deadlineNanos()) {
                 skipped = "deadline";

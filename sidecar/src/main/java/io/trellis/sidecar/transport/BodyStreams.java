@@ -105,6 +105,7 @@ public final class BodyStreams {
         private long bytes;
         private boolean overflowed;
         private boolean complete;
+        private final java.util.concurrent.CompletableFuture<Void> settled = new java.util.concurrent.CompletableFuture<>();
 
         /** A recording of at most {@code limit} bytes. */
         public Recording(long limit) {
@@ -129,6 +130,14 @@ public final class BodyStreams {
             return complete && !overflowed;
         }
 
+        /**
+         * Completes once it is known whether the body can be replayed: it ended (read to its end or not), or it
+         * outgrew the limit.
+         */
+        public java.util.concurrent.CompletionStage<Void> settled() {
+            return settled;
+        }
+
         /** {@code request} with the recorded body in place of its own; only when {@link #replayable}. */
         public HttpRequest replay(HttpRequest request) {
             List<Object> copy;
@@ -144,8 +153,11 @@ public final class BodyStreams {
             });
         }
 
-        private synchronized void ended(boolean readToEnd) {
-            complete = readToEnd;
+        private void ended(boolean readToEnd) {
+            synchronized (this) {
+                complete = readToEnd;
+            }
+            settled.complete(null);
         }
 
         private synchronized void keep(Object element) {
@@ -156,6 +168,7 @@ public final class BodyStreams {
             if (bytes > limit) {
                 overflowed = true;
                 elements.clear();
+                settled.complete(null);
             } else {
                 elements.add(element);
             }

@@ -4,7 +4,7 @@
 Every request is answered after its body was read (by Content-Length, or chunked): 503 for paths under /fail,
 503 for every other request under /flaky (the 1st, 3rd...), N bytes with Content-Length: N for /sized/N (HEAD
 too, without the bytes), 200 and an empty body otherwise; and printed as one JSON line: {"requestline": "POST /events HTTP/1.1", "path": ..., "host": ..., "content_length": ...,
-"transfer_encoding": ..., "body_bytes": N, "trailers": {...}}. http.server routes on the raw request target, so an absolute-form
+"transfer_encoding": ..., "upgrade": ..., "body_bytes": N, "trailers": {...}}. http.server routes on the raw request target, so an absolute-form
 target shows as a wrong path. Usage: recording_http_app.py PORT
 """
 import http.server
@@ -47,7 +47,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.fail(data)
         print(json.dumps({"requestline": self.requestline, "path": self.path, "host": self.headers.get("Host"),
                           "content_length": self.headers.get("Content-Length"),
-                          "transfer_encoding": self.headers.get("Transfer-Encoding"), "body_bytes": len(data),
+                          "transfer_encoding": self.headers.get("Transfer-Encoding"),
+                          "upgrade": self.headers.get("Upgrade"), "body_bytes": len(data),
                           "trailers": self.trailers}),
               flush=True)
         size = int(self.path[len("/sized/"):]) if self.path.startswith("/sized/") else 0

@@ -369,10 +369,13 @@ class MeshConformanceTest {
 
     @Test
     void pipelinedHttp1RequestsAreAnsweredInOrder() throws Exception {
-        String answer = exchange(web.upstreamPort("lengths"), "GET /pipelined-1 HTTP/1.1\r\nHost: lengths\r\n\r\n"
-                + "GET /pipelined-2 HTTP/1.1\r\nHost: lengths\r\nConnection: close\r\n\r\n");
+        String answer = exchange(web.upstreamPort("lengths"), "GET /pipelined-1 HTTP/1.1\r\nHost: lengths\r\nx-request-id: first\r\n\r\n"
+                + "GET /pipelined-2 HTTP/1.1\r\nHost: lengths\r\nx-request-id: second\r\nConnection: close\r\n\r\n");
 
         assertThat(answer.split("HTTP/1.1 200 ", -1)).as(answer).hasSize(3);
+        // Each answer echoes its request's x-request-id: the first answer is the first request's.
+        assertThat(answer.indexOf("x-request-id: first")).as(answer).isPositive()
+                .isLessThan(answer.indexOf("x-request-id: second"));
         assertThat(recorded("lengths-app", "/pipelined-1")).isNotNull();
         assertThat(recorded("lengths-app", "/pipelined-2")).isNotNull();
     }
@@ -383,6 +386,20 @@ class MeshConformanceTest {
 
         assertThat(answer).startsWith("HTTP/1.1 400 ").containsIgnoringCase("trellis-error: bad-request")
                 .contains("CONNECT tunnels are not supported");
+    }
+
+    @Test
+    void anAppCannotForgeTheUpgradeMarkBetweenTheSidecars() throws Exception {
+        // The mark that carries an upgrade between sidecars is theirs alone: an app sending it over h2c must not make
+        // the far sidecar send its app an HTTP/1.1 upgrade.
+        Process nghttp = new ProcessBuilder("nghttp", "-n", "-H", "trellis-upgrade: websocket",
+                "http://127.0.0.1:" + web.upstreamPort("lengths") + "/forged-upgrade").redirectErrorStream(true).start();
+        String out = new String(nghttp.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(nghttp.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(nghttp.exitValue()).as(out).isZero();
+        JsonNode received = recorded("lengths-app", "/forged-upgrade");
+        assertThat(received.get("upgrade").isNull()).as(received.toString()).isTrue();
     }
 
     @Test

@@ -18,7 +18,6 @@ import io.trellis.mesh.v1.MeshControlPowerApi;
 import io.trellis.mesh.v1.ProxyMessage;
 import io.trellis.mesh.v1.SignRequest;
 import io.trellis.mesh.v1.SignResponse;
-import java.net.InetAddress;
 import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -120,7 +119,7 @@ final class MeshControlService implements MeshControlPowerApi {
                     "Connect requires a client certificate issued by the mesh CA"));
         }
         SpiffeId identity = SpiffeId.parse(peer.get());
-        InetAddress remote = metadata.getText(PeerIdentity.ADDRESS_HEADER).flatMap(MeshControlService::address).orElse(null);
+        String remote = metadata.getText(PeerIdentity.ADDRESS_HEADER).orElse(null);
         Pair<SourceQueueWithComplete<ConfigUpdate>, Source<ConfigUpdate, NotUsed>> out =
                 Source.<ConfigUpdate>queue(16, OverflowStrategy.dropHead()).preMaterialize(materializer);
         Stream stream = new Stream(identity, remote, out.first());
@@ -133,12 +132,12 @@ final class MeshControlService implements MeshControlPowerApi {
     /** One Connect stream: waits for Hello, then relays ACKs and NACKs into the registry. */
     private final class Stream {
         private final SpiffeId identity;
-        private final InetAddress remote;
+        private final String remote;
         private final SourceQueueWithComplete<ConfigUpdate> out;
         private ProxySession session;
         private boolean ended;
 
-        Stream(SpiffeId identity, InetAddress remote, SourceQueueWithComplete<ConfigUpdate> out) {
+        Stream(SpiffeId identity, String remote, SourceQueueWithComplete<ConfigUpdate> out) {
             this.identity = identity;
             this.remote = remote;
             this.out = out;
@@ -164,8 +163,7 @@ final class MeshControlService implements MeshControlPowerApi {
                     LOG.warn("refused the registration of proxy {} ({}) as {}.{} at {} from {}: {}", hello.getNodeId(), identity,
                             hello.getService(), hello.getNamespace(), hello.getAddress(), remote, refused.get());
                     registry.refused(new Refusal(hello.getNodeId(), hello.getService(), hello.getNamespace(),
-                            identity.toString(), hello.getAddress(), remote == null ? null : remote.getHostAddress(),
-                            refused.get(), clock.instant()));
+                            identity.toString(), hello.getAddress(), remote, refused.get(), clock.instant()));
                     out.fail(status(Status.PERMISSION_DENIED, refused.get()));
                     return;
                 }
@@ -236,15 +234,6 @@ final class MeshControlService implements MeshControlPowerApi {
                 LOG.info("proxy {} disconnected{}", session.instance().nodeId(),
                         error == null ? "" : ": " + error.getMessage());
             }
-        }
-    }
-
-    private static Optional<InetAddress> address(String literal) {
-        try {
-            // The header holds what the socket reported, an IP literal: no lookup happens.
-            return Optional.of(InetAddress.getByName(literal));
-        } catch (java.net.UnknownHostException e) {
-            return Optional.empty();
         }
     }
 

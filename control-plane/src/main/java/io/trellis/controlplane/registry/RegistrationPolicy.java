@@ -39,9 +39,10 @@ public final class RegistrationPolicy {
      * Why {@code identity}, connected from {@code peer}, may not register as {@code service} at {@code address};
      * empty when it may.
      *
-     * @param peer the connection's remote address; null when unknown (then only a trusted announcement passes)
+     * @param peerAddress the connection's remote IP address as the socket reported it; null when unknown (then only a
+     *     trusted announcement passes)
      */
-    public Optional<String> refusal(SpiffeId identity, String service, String address, InetAddress peer) {
+    public Optional<String> refusal(SpiffeId identity, String service, String address, String peerAddress) {
         if (!mayServe(identity, service)) {
             return Optional.of("hello.service: " + identity + " may not serve '" + service + "' (its service account is '"
                     + identity.serviceAccount() + "'; a ServiceBinding for " + service + " in " + identity.namespace()
@@ -55,6 +56,7 @@ public final class RegistrationPolicy {
             return Optional.of("hello.address: '" + address + "' is a host name, which cannot be checked against the "
                     + "connection (announce an IP address, or set trellis.trust-announced-addresses)");
         }
+        InetAddress peer = peerAddress == null ? null : literal(peerAddress).orElse(null);
         if (peer == null || !(announced.get().equals(peer) || announced.get().isLoopbackAddress() && peer.isLoopbackAddress())) {
             return Optional.of("hello.address: '" + address + "' is not the address this connection comes from ("
                     + (peer == null ? "unknown" : peer.getHostAddress()) + ")");

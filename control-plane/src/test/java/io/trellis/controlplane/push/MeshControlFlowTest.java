@@ -167,13 +167,18 @@ class MeshControlFlowTest implements TestPropertyProvider {
     }
 
     private JsonNode proxy(String nodeId) throws IOException {
-        JsonNode items = JSON.readTree(http.toBlocking().retrieve("/api/v1/proxies")).get("items");
-        for (JsonNode item : items) {
+        return entry("items", nodeId);
+    }
+
+    /** The last entry of {@code list} ({@code items} or {@code refused}) in /api/v1/proxies for {@code nodeId}; or null. */
+    private JsonNode entry(String list, String nodeId) throws IOException {
+        JsonNode found = null;
+        for (JsonNode item : JSON.readTree(http.toBlocking().retrieve("/api/v1/proxies")).get(list)) {
             if (item.get("nodeId").asText().equals(nodeId)) {
-                return item;
+                found = item;
             }
         }
-        return null;
+        return found;
     }
 
     private void awaitProxy(String nodeId, String status) throws Exception {
@@ -375,12 +380,7 @@ class MeshControlFlowTest implements TestPropertyProvider {
     }
 
     private JsonNode refusal(String nodeId) throws IOException {
-        JsonNode found = null;
-        for (JsonNode item : JSON.readTree(http.toBlocking().retrieve("/api/v1/proxies")).get("refused")) {
-            if (item.get("nodeId").asText().equals(nodeId)) {
-                found = item;
-            }
-        }
+        JsonNode found = entry("refused", nodeId);
         assertThat(found).as("refused registration of " + nodeId + " in /api/v1/proxies").isNotNull();
         return found;
     }

@@ -37,8 +37,9 @@ public final class WorkloadIdentity {
     private final SSLContext serverContext;
     private final ConcurrentHashMap<SpiffeId, SslContext> tunnelClientContexts = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<SpiffeId, SslContext> peerContexts = new ConcurrentHashMap<>();
-    private volatile SslContext tunnelServerContext;
-    private volatile SslContext inboundContext;
+    /** Made on first use (once per connection, never per request) and again after a trust-bundle change; guarded by this. */
+    private SslContext tunnelServerContext;
+    private SslContext inboundContext;
 
     /** An identity {@code id} that trusts {@code initialBundle} until the first update. */
     public WorkloadIdentity(SpiffeId id, TrustBundle initialBundle, Clock clock, ProxyMetrics metrics) {
@@ -109,19 +110,12 @@ public final class WorkloadIdentity {
      * here): presents this identity, requires a client certificate at the handshake and accepts any identity of the
      * trust domain.
      */
-    public SslContext tunnelServerContext() {
-        SslContext context = tunnelServerContext;
-        if (context == null) {
-            synchronized (this) {
-                if (tunnelServerContext == null) {
-                    tunnelServerContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
-                            .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics,
-                                    "inbound")));
-                }
-                context = tunnelServerContext;
-            }
+    public synchronized SslContext tunnelServerContext() {
+        if (tunnelServerContext == null) {
+            tunnelServerContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
+                    .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics, "inbound")));
         }
-        return context;
+        return tunnelServerContext;
     }
 
     /**
@@ -130,20 +124,13 @@ public final class WorkloadIdentity {
      * plaintext only, not anonymous TLS), accepts any identity of the trust domain, and offers HTTP/2 and HTTP/1.1 by
      * ALPN.
      */
-    public SslContext inboundContext() {
-        SslContext context = inboundContext;
-        if (context == null) {
-            synchronized (this) {
-                if (inboundContext == null) {
-                    inboundContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
-                            .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics,
-                                    "inbound"))
-                            .applicationProtocolConfig(alpn(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1)));
-                }
-                context = inboundContext;
-            }
+    public synchronized SslContext inboundContext() {
+        if (inboundContext == null) {
+            inboundContext = build(SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
+                    .trustManager(new CountingTrustManager(MeshTrustManager.anyIdentity(bundle::get, clock), metrics, "inbound"))
+                    .applicationProtocolConfig(alpn(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1)));
         }
-        return context;
+        return inboundContext;
     }
 
     /** TLS for HTTP/2 to a peer sidecar that must prove exactly {@code expected} (ALPN h2). */

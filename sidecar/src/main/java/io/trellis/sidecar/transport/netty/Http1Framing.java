@@ -16,8 +16,9 @@ import java.util.Optional;
  * Strict HTTP/1.1 request framing (RFC 9112 §6), so that this sidecar and whatever parses the same bytes before or
  * after it can never disagree on where a request ends (request smuggling). Netty's decoder is set to refuse bare LF
  * line ends; on top of it a request is refused when its framing is ambiguous: {@code Transfer-Encoding} other than a
- * single final {@code chunked} (a folded {@code identity\r\n chunked} arrives as {@code identity chunked}),
- * {@code Transfer-Encoding} beside {@code Content-Length}, or {@code Transfer-Encoding} in HTTP/1.0. A refused
+ * single final {@code chunked} (a folded {@code identity\r\n chunked} arrives as {@code identity chunked}), or
+ * {@code Transfer-Encoding} in HTTP/1.0; {@code Transfer-Encoding} beside {@code Content-Length} the decoder itself
+ * refuses in its RFC 9112 mode. A refused
  * request is answered {@code bad-request} and its connection closed. The same goes for heads beyond the limits:
  * a request line over {@link #MAX_INITIAL_LINE} is {@code uri-too-long} (414), headers over the listener's size or
  * {@link #MAX_HEADERS} in number are {@code headers-too-large} (431); the count bound is what keeps a head that passed
@@ -74,9 +75,6 @@ final class Http1Framing {
         }
         if (codings.size() != 1 || !codings.get(0).strip().toLowerCase(Locale.ROOT).equals("chunked")) {
             return Optional.of("Transfer-Encoding '" + String.join(", ", codings) + "' (only a single 'chunked' is accepted)");
-        }
-        if (head.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
-            return Optional.of("both Transfer-Encoding and Content-Length");
         }
         return Optional.empty();
     }

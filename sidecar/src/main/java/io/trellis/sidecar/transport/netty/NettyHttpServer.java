@@ -252,7 +252,7 @@ public final class NettyHttpServer implements Drainable {
                     stream.config().setAutoRead(false);
                     stream.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true),
                             new ServerExchange(true, origin, handler, materializer, exchanges::incrementAndGet,
-                                    exchanges::decrementAndGet));
+                                    exchanges::decrementAndGet, null));
                 }
             }));
             pipeline.addAfter("streams", "control-limit", new ControlFrameLimit());
@@ -263,7 +263,8 @@ public final class NettyHttpServer implements Drainable {
             Channel connection = pipeline.channel();
             connection.config().setAutoRead(false);
             PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
-            pipeline.addAfter(after, "head-timer", new RequestHeadTimer(HEAD_TIMEOUT));
+            RequestHeadTimer headTimer = new RequestHeadTimer(HEAD_TIMEOUT);
+            pipeline.addAfter(after, "head-timer", headTimer);
             pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig(maxHeaderBytes)));
             // Expect: 100-continue is answered here at once and removed (as Envoy does): the body then streams through
             // with backpressure, and the client never waits out its expect timeout.
@@ -274,7 +275,7 @@ public final class NettyHttpServer implements Drainable {
                         if (Boolean.TRUE.equals(connection.attr(DRAINING).get())) {
                             connection.close();
                         }
-                    }));
+                    }, headTimer));
             pipeline.addLast("quiet", new Quiet());
         }
     }

@@ -48,6 +48,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     private final Materializer materializer;
     private final Runnable onExchange;
     private final Runnable onIdle;
+    private final RequestHeadTimer headTimer;
     private ChannelHandlerContext context;
     private Channel channel;
     private Current current;
@@ -62,15 +63,18 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     /**
      * @param origin how the requests arrived (TLS session, peer address), for the request's attributes
      * @param onExchange runs when an exchange starts (drain counting), {@code onIdle} when it ends
+     * @param headTimer the HTTP/1.1 connection's request-head bound, told when heads arrive and exchanges end; null over
+     *     HTTP/2
      */
     ServerExchange(boolean http2, PekkoHttp.Origin origin, RequestHandler handler, Materializer materializer, Runnable onExchange,
-            Runnable onIdle) {
+            Runnable onIdle, RequestHeadTimer headTimer) {
         this.http2 = http2;
         this.origin = origin;
         this.handler = handler;
         this.materializer = materializer;
         this.onExchange = onExchange;
         this.onIdle = onIdle;
+        this.headTimer = headTimer;
     }
 
     /** One request and its response. */
@@ -84,8 +88,6 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         BodyWriter writer;
         boolean requestEnded;
         boolean responseWritten;
-        /** True once the caller was answered 101: the connection carries raw bytes both ways. */
-        boolean upgraded;
 
         Current(BodyPublisher requestBody, boolean keepAlive, boolean head, String upgrade) {
             this.requestBody = requestBody;
@@ -183,7 +185,6 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     }
 
     private void start(io.netty.handler.codec.http.HttpRequest head) {
-        RequestHeadTimer headTimer = channel.pipeline().get(RequestHeadTimer.class);
         if (headTimer != null) {
             headTimer.headArrived();
         }
@@ -211,8 +212,9 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         HttpRequest request;
         try {
             request = PekkoHttp.request(head, http2, origin, body);
-            if (!http2) {
-                // Only a sidecar marks an upgrade, and only from a real one: an HTTP/1.1 caller cannot forge it.
+            if (!fromSidecar()) {
+                // Only a sidecar marks an upgrade (the calling one, over HTTP/2 and mTLS; this one, from a real
+                // HTTP/1.1 upgrade): an app or a plaintext caller cannot forge it.
                 request = request.removeHeader(Upgrades.MARKER);
                 if (upgrade != null) {
                     request = request.addHeader(RawHeader.create(Upgrades.MARKER, upgrade));
@@ -245,8 +247,8 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             return;
         }
         io.netty.handler.codec.http.HttpResponse head = PekkoHttp.responseHead(response, http2, exchange.head);
-        if (!http2) {
-            // The mark is for the calling sidecar (HTTP/2); an HTTP/1.1 caller that did not switch never sees it.
+        if (!fromSidecar()) {
+            // The mark is for a calling sidecar; an app or a plaintext caller never sees it.
             head.headers().remove(Upgrades.MARKER);
         }
         if (!exchange.keepAlive || !exchange.requestEnded && !http2) {
@@ -298,9 +300,13 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         channel.write(head);
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         channel.pipeline().remove(HttpServerCodec.class);
-        exchange.upgraded = true;
         writeBody(exchange, response, true);
         channel.read();
+    }
+
+    /** True when the caller is another sidecar: HTTP/2 over mTLS, the only way sidecars talk to each other. */
+    private boolean fromSidecar() {
+        return http2 && origin.tls() != null;
     }
 
     private void finishIfDone() {
@@ -333,7 +339,6 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         }
         current = null;
         onIdle.run();
-        RequestHeadTimer headTimer = channel.pipeline().get(RequestHeadTimer.class);
         if (headTimer != null) {
             headTimer.exchangeEnded();
         }

@@ -19,6 +19,7 @@ import io.trellis.controlplane.store.LogCodec;
 import io.trellis.controlplane.store.PolicyStore;
 import io.trellis.controlplane.token.AdminToken;
 import io.trellis.controlplane.token.JoinTokenAuthenticator;
+import io.trellis.controlplane.token.ViewerTokens;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
 import java.io.IOException;
@@ -89,6 +90,11 @@ final class ControlPlaneFactory {
     @Singleton
     JoinTokenAuthenticator joinTokens(PolicyStore store, Clock clock) {
         return new JoinTokenAuthenticator(store, clock);
+    }
+
+    @Singleton
+    ViewerTokens viewerTokens(PolicyStore store, Clock clock) {
+        return new ViewerTokens(store, clock);
     }
 
     /** Eager, so the token file exists as soon as the control plane is up. */

@@ -108,9 +108,10 @@ final class MeshHarness implements AutoCloseable {
         }
     }
 
-    /** GET on the control-plane API. */
+    /** GET on the control-plane API, with the admin token. */
     HttpResponse<String> get(String path) throws IOException {
-        return exchange(HttpRequest.newBuilder(api(path)).timeout(Duration.ofSeconds(10)).GET().build());
+        return exchange(HttpRequest.newBuilder(api(path)).header("Authorization", "Bearer " + adminToken)
+                .timeout(Duration.ofSeconds(10)).GET().build());
     }
 
     /** The status of the proxy for {@code service} in /api/v1/proxies (null when not connected). */

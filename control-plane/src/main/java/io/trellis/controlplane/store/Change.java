@@ -33,6 +33,14 @@ public sealed interface Change {
     record UseToken(String id) implements Change {
     }
 
+    /** Records a minted viewer (read-only API) token. */
+    record MintViewerToken(ViewerToken token) implements Change {
+    }
+
+    /** Revokes a viewer token. */
+    record RevokeViewerToken(String id) implements Change {
+    }
+
     /** Records an issued certificate. */
     record RecordCertificate(CertificateRecord certificate) implements Change {
     }

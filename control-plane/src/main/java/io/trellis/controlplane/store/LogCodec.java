@@ -61,6 +61,12 @@ public final class LogCodec {
         } else if (change instanceof Change.UseToken use) {
             node.put("type", "use-token");
             node.put("id", use.id());
+        } else if (change instanceof Change.MintViewerToken mint) {
+            node.put("type", "mint-viewer-token");
+            node.set("token", json.valueToTree(mint.token()));
+        } else if (change instanceof Change.RevokeViewerToken revoke) {
+            node.put("type", "revoke-viewer-token");
+            node.put("id", revoke.id());
         } else if (change instanceof Change.RecordCertificate record) {
             node.put("type", "certificate");
             node.set("certificate", json.valueToTree(record.certificate()));
@@ -92,6 +98,10 @@ public final class LogCodec {
                 return new Change.MintToken(json.treeToValue(node.get("token"), JoinToken.class));
             case "use-token":
                 return new Change.UseToken(node.get("id").asText());
+            case "mint-viewer-token":
+                return new Change.MintViewerToken(json.treeToValue(node.get("token"), ViewerToken.class));
+            case "revoke-viewer-token":
+                return new Change.RevokeViewerToken(node.get("id").asText());
             case "certificate":
                 return new Change.RecordCertificate(json.treeToValue(node.get("certificate"), CertificateRecord.class));
             case "ca":
@@ -109,6 +119,7 @@ public final class LogCodec {
         ArrayNode items = node.putArray("resources");
         state.resources().values().forEach(r -> items.add(resources.toTree(r)));
         node.set("tokens", json.valueToTree(List.copyOf(state.tokens().values())));
+        node.set("viewerTokens", json.valueToTree(List.copyOf(state.viewerTokens().values())));
         node.set("certificates", json.valueToTree(List.copyOf(state.certificates().values())));
         if (state.ca() != null) {
             node.set("ca", json.valueToTree(state.ca()));
@@ -127,12 +138,17 @@ public final class LogCodec {
         for (JsonNode item : node.get("tokens")) {
             tokens.add(json.treeToValue(item, JoinToken.class));
         }
+        List<ViewerToken> viewerTokens = new ArrayList<>();
+        // Snapshots written before viewer tokens existed have none.
+        for (JsonNode item : node.path("viewerTokens")) {
+            viewerTokens.add(json.treeToValue(item, ViewerToken.class));
+        }
         List<CertificateRecord> certificates = new ArrayList<>();
         for (JsonNode item : node.get("certificates")) {
             certificates.add(json.treeToValue(item, CertificateRecord.class));
         }
         CaState ca = node.has("ca") ? json.treeToValue(node.get("ca"), CaState.class) : null;
-        return MeshState.restore(node.get("revision").asLong(), node.get("policyRevision").asLong(), list, tokens, certificates, ca);
+        return MeshState.restore(node.get("revision").asLong(), node.get("policyRevision").asLong(), list, tokens, viewerTokens, certificates, ca);
     }
 
     private byte[] bytes(JsonNode node) {

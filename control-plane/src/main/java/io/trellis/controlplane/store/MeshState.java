@@ -15,28 +15,31 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * The whole policy state at one revision: resources, join tokens, issued certificates and the CA
- * state. Immutable; {@link #apply} is a pure function of the state, the entry index, its time and the
+ * The whole policy state at one revision: resources, join and viewer tokens, issued certificates and
+ * the CA state. Immutable; {@link #apply} is a pure function of the state, the entry index, its time and the
  * change, so replaying a log always yields the same state.
  */
 public final class MeshState {
     /** The state of an empty store. */
-    public static final MeshState EMPTY = new MeshState(0, 0, new TreeMap<>(), Map.of(), Map.of(), null);
+    public static final MeshState EMPTY = new MeshState(0, 0, new TreeMap<>(), Map.of(), Map.of(), Map.of(), null);
 
     private final long revision;
     private final long policyRevision;
     private final NavigableMap<ResourceKey, Resource> resources;
     private final Map<String, JoinToken> tokens;
+    private final Map<String, ViewerToken> viewerTokens;
     private final Map<String, CertificateRecord> certificates;
     private final CaState ca;
 
     MeshState(long revision, long policyRevision, NavigableMap<ResourceKey, Resource> resources,
-            Map<String, JoinToken> tokens, Map<String, CertificateRecord> certificates, CaState ca) {
+            Map<String, JoinToken> tokens, Map<String, ViewerToken> viewerTokens,
+            Map<String, CertificateRecord> certificates, CaState ca) {
         this.revision = revision;
         this.policyRevision = policyRevision;
         // Never mutated after construction (changes copy it), so unchanged states can share it.
         this.resources = resources;
         this.tokens = tokens;
+        this.viewerTokens = viewerTokens;
         this.certificates = certificates;
         this.ca = ca;
     }
@@ -60,18 +63,31 @@ public final class MeshState {
         if (change instanceof Change.MintToken mint) {
             Map<String, JoinToken> next = new LinkedHashMap<>(tokens);
             next.put(mint.token().id(), mint.token());
-            return new MeshState(index, policyRevision, resources, next, certificates, ca);
+            return new MeshState(index, policyRevision, resources, next, viewerTokens, certificates, ca);
         }
         if (change instanceof Change.UseToken use) {
             return useToken(index, use);
         }
+        if (change instanceof Change.MintViewerToken mint) {
+            Map<String, ViewerToken> next = new LinkedHashMap<>(viewerTokens);
+            next.put(mint.token().id(), mint.token());
+            return new MeshState(index, policyRevision, resources, tokens, next, certificates, ca);
+        }
+        if (change instanceof Change.RevokeViewerToken revoke) {
+            if (!viewerTokens.containsKey(revoke.id())) {
+                throw new NotFoundException("viewer token " + revoke.id() + " does not exist");
+            }
+            Map<String, ViewerToken> next = new LinkedHashMap<>(viewerTokens);
+            next.remove(revoke.id());
+            return new MeshState(index, policyRevision, resources, tokens, next, certificates, ca);
+        }
         if (change instanceof Change.RecordCertificate record) {
             Map<String, CertificateRecord> next = new LinkedHashMap<>(certificates);
             next.put(record.certificate().serial(), record.certificate());
-            return new MeshState(index, policyRevision, resources, tokens, next, ca);
+            return new MeshState(index, policyRevision, resources, tokens, viewerTokens, next, ca);
         }
         Change.SetCa set = (Change.SetCa) change;
-        return new MeshState(index, index, resources, tokens, certificates, set.ca());
+        return new MeshState(index, index, resources, tokens, viewerTokens, certificates, set.ca());
     }
 
     private MeshState put(long index, Instant time, Change.PutResources put) {
@@ -89,7 +105,7 @@ public final class MeshState {
             Instant created = current == null ? time : current.metadata().creationTimestamp();
             next.put(resource.key(), resource.stored(index, created));
         }
-        return new MeshState(index, index, next, tokens, certificates, ca);
+        return new MeshState(index, index, next, tokens, viewerTokens, certificates, ca);
     }
 
     private MeshState delete(long index, Change.DeleteResource delete) {
@@ -103,7 +119,7 @@ public final class MeshState {
         }
         TreeMap<ResourceKey, Resource> next = new TreeMap<>(resources);
         next.remove(delete.key());
-        return new MeshState(index, index, next, tokens, certificates, ca);
+        return new MeshState(index, index, next, tokens, viewerTokens, certificates, ca);
     }
 
     private MeshState useToken(long index, Change.UseToken use) {
@@ -116,7 +132,7 @@ public final class MeshState {
         }
         Map<String, JoinToken> next = new LinkedHashMap<>(tokens);
         next.put(token.id(), token.markUsed());
-        return new MeshState(index, policyRevision, resources, next, certificates, ca);
+        return new MeshState(index, policyRevision, resources, next, viewerTokens, certificates, ca);
     }
 
     /** This state without tokens and certificates that expired before {@code now} (for compaction). */
@@ -127,13 +143,19 @@ public final class MeshState {
                 liveTokens.put(id, t);
             }
         });
+        Map<String, ViewerToken> liveViewers = new LinkedHashMap<>();
+        viewerTokens.forEach((id, t) -> {
+            if (!t.expired(now)) {
+                liveViewers.put(id, t);
+            }
+        });
         Map<String, CertificateRecord> liveCertificates = new LinkedHashMap<>();
         certificates.forEach((serial, c) -> {
             if (c.notAfter().isAfter(now)) {
                 liveCertificates.put(serial, c);
             }
         });
-        return new MeshState(revision, policyRevision, resources, liveTokens, liveCertificates, ca);
+        return new MeshState(revision, policyRevision, resources, liveTokens, liveViewers, liveCertificates, ca);
     }
 
     /** The revision of the last applied entry (0 when empty). */
@@ -178,6 +200,11 @@ public final class MeshState {
         return Collections.unmodifiableMap(tokens);
     }
 
+    /** Viewer tokens by id. */
+    public Map<String, ViewerToken> viewerTokens() {
+        return Collections.unmodifiableMap(viewerTokens);
+    }
+
     /** Issued certificates by hex serial. */
     public Map<String, CertificateRecord> certificates() {
         return Collections.unmodifiableMap(certificates);
@@ -189,13 +216,15 @@ public final class MeshState {
     }
 
     static MeshState restore(long revision, long policyRevision, List<Resource> resources, List<JoinToken> tokens,
-            List<CertificateRecord> certificates, CaState ca) {
+            List<ViewerToken> viewerTokens, List<CertificateRecord> certificates, CaState ca) {
         TreeMap<ResourceKey, Resource> byKey = new TreeMap<>();
         resources.forEach(r -> byKey.put(r.key(), r));
         Map<String, JoinToken> tokenMap = new LinkedHashMap<>();
         tokens.forEach(t -> tokenMap.put(t.id(), t));
+        Map<String, ViewerToken> viewerMap = new LinkedHashMap<>();
+        viewerTokens.forEach(t -> viewerMap.put(t.id(), t));
         Map<String, CertificateRecord> certificateMap = new HashMap<>();
         certificates.forEach(c -> certificateMap.put(c.serial(), c));
-        return new MeshState(revision, policyRevision, byKey, tokenMap, certificateMap, ca);
+        return new MeshState(revision, policyRevision, byKey, tokenMap, viewerMap, certificateMap, ca);
     }
 }

@@ -6,15 +6,9 @@ import io.trellis.controlplane.store.ConflictException;
 import io.trellis.controlplane.store.JoinToken;
 import io.trellis.controlplane.store.MeshState;
 import io.trellis.controlplane.store.PolicyStore;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
-import java.util.HexFormat;
 
 /**
  * Mints join tokens bound to one identity and authenticates them at enrolment. A token reads
@@ -23,7 +17,6 @@ import java.util.HexFormat;
  */
 public final class JoinTokenAuthenticator {
     private static final String PREFIX = "trellis-jt.";
-    private static final SecureRandom RANDOM = new SecureRandom();
     /** Longest lifetime a join token may be minted with. */
     public static final Duration MAX_TTL = Duration.ofDays(30);
 
@@ -40,17 +33,12 @@ public final class JoinTokenAuthenticator {
     public MintedToken mint(String namespace, String serviceAccount, Duration ttl, boolean singleUse) {
         MeshState state = store.state();
         SpiffeId identity = SpiffeId.forWorkload(state.meshConfig().trustDomain(), namespace, serviceAccount);
-        byte[] idBytes = new byte[6];
-        byte[] secretBytes = new byte[32];
-        RANDOM.nextBytes(idBytes);
-        RANDOM.nextBytes(secretBytes);
-        String id = HexFormat.of().formatHex(idBytes);
-        String secret = Base64.getUrlEncoder().withoutPadding().encodeToString(secretBytes);
+        TokenSecret secret = TokenSecret.generate();
         Instant now = clock.instant();
         Instant expiresAt = now.plus(ttl);
-        store.commit(new Change.MintToken(new JoinToken(id, sha256(secret), namespace, serviceAccount, now, expiresAt,
-                singleUse, false)));
-        return new MintedToken(id, PREFIX + id + "." + secret, identity.toString(), expiresAt, singleUse);
+        store.commit(new Change.MintToken(new JoinToken(secret.id(), secret.sha256(), namespace, serviceAccount, now,
+                expiresAt, singleUse, false)));
+        return new MintedToken(secret.id(), secret.text(PREFIX), identity.toString(), expiresAt, singleUse);
     }
 
     /**
@@ -59,19 +47,12 @@ public final class JoinTokenAuthenticator {
      * @throws TokenRejectedException when the token is malformed, unknown, wrong, expired or spent
      */
     public SpiffeId authenticate(String token) throws TokenRejectedException {
-        if (token == null || !token.startsWith(PREFIX)) {
-            throw new TokenRejectedException("join token is malformed (expected trellis-jt.<id>.<secret>)");
-        }
-        String rest = token.substring(PREFIX.length());
-        int dot = rest.indexOf('.');
-        if (dot <= 0) {
-            throw new TokenRejectedException("join token is malformed (expected trellis-jt.<id>.<secret>)");
-        }
-        String id = rest.substring(0, dot);
+        TokenSecret presented = TokenSecret.parse(PREFIX, token).orElseThrow(
+                () -> new TokenRejectedException("join token is malformed (expected trellis-jt.<id>.<secret>)"));
+        String id = presented.id();
         MeshState state = store.state();
         JoinToken stored = state.tokens().get(id);
-        if (stored == null || !MessageDigest.isEqual(stored.secretSha256().getBytes(StandardCharsets.US_ASCII),
-                sha256(rest.substring(dot + 1)).getBytes(StandardCharsets.US_ASCII))) {
+        if (stored == null || !presented.matches(stored.secretSha256())) {
             throw new TokenRejectedException("join token " + id + " is not valid");
         }
         Instant now = clock.instant();
@@ -86,14 +67,5 @@ public final class JoinTokenAuthenticator {
             }
         }
         return SpiffeId.forWorkload(state.meshConfig().trustDomain(), stored.namespace(), stored.serviceAccount());
-    }
-
-    static String sha256(String secret) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(secret.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

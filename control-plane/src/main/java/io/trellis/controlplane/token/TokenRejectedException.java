@@ -1,6 +1,6 @@
 package io.trellis.controlplane.token;
 
-/** A bootstrap credential that does not authenticate anyone; the message says why, without secrets. */
+/** A token that does not authenticate anyone; the message says why, without secrets. */
 public final class TokenRejectedException extends Exception {
     private static final long serialVersionUID = 1L;
 

@@ -54,6 +54,10 @@ class ResourceApiTest implements TestPropertyProvider {
         return request.bearerAuth(adminToken());
     }
 
+    private MutableHttpRequest<?> adminGet(String path) throws IOException {
+        return HttpRequest.GET(path).bearerAuth(adminToken());
+    }
+
     private JsonNode exchange(MutableHttpRequest<?> request) {
         return readJson(http.toBlocking().exchange(request, String.class));
     }
@@ -125,9 +129,9 @@ class ResourceApiTest implements TestPropertyProvider {
         assertThat(route.at("/spec/rules/1/timeout").asText()).isEqualTo("2s");
         assertThat(route.at("/spec/rules/0/match/path/prefix").asText()).as("default match").isEqualTo("/");
 
-        JsonNode read = exchange(HttpRequest.GET("/api/v1/routes/default/inventory-canary"));
+        JsonNode read = exchange(adminGet("/api/v1/routes/default/inventory-canary"));
         assertThat(read.toString()).isEqualTo(route.toString());
-        String asYaml = http.toBlocking().retrieve(HttpRequest.GET("/api/v1/routes/default/inventory-canary")
+        String asYaml = http.toBlocking().retrieve(adminGet("/api/v1/routes/default/inventory-canary")
                 .accept(ApiFormat.YAML));
         assertThat(asYaml).contains("kind: Route").contains("timeout: 2s");
 
@@ -139,11 +143,11 @@ class ResourceApiTest implements TestPropertyProvider {
         assertThat(Long.parseLong(afterUpdate.at("/metadata/resourceVersion").asText())).isGreaterThan(Long.parseLong(version));
         assertThat(afterUpdate.at("/metadata/creationTimestamp").asText()).isEqualTo(route.at("/metadata/creationTimestamp").asText());
 
-        assertThat(exchange(HttpRequest.GET("/api/v1/routes/default")).get("items").size()).isEqualTo(1);
-        assertThat(exchange(HttpRequest.GET("/api/v1/routes")).get("items").size()).isEqualTo(1);
+        assertThat(exchange(adminGet("/api/v1/routes/default")).get("items").size()).isEqualTo(1);
+        assertThat(exchange(adminGet("/api/v1/routes")).get("items").size()).isEqualTo(1);
 
         exchange(admin(HttpRequest.DELETE("/api/v1/routes/default/inventory-canary")));
-        assertThat(failure(HttpRequest.GET("/api/v1/routes/default/inventory-canary")).getStatus().getCode())
+        assertThat(failure(adminGet("/api/v1/routes/default/inventory-canary")).getStatus().getCode())
                 .isEqualTo(HttpStatus.NOT_FOUND.getCode());
     }
 
@@ -155,7 +159,7 @@ class ResourceApiTest implements TestPropertyProvider {
         assertThat(config.at("/spec/trustDomain").asText()).isEqualTo("cluster.local");
         assertThat(config.at("/spec/certificateTtl").asText()).isEqualTo("24h");
         assertThat(config.at("/spec/mtls").asText()).isEqualTo("PERMISSIVE");
-        assertThat(exchange(HttpRequest.GET("/api/v1/meshconfigs/default")).at("/spec/mtls").asText()).isEqualTo("PERMISSIVE");
+        assertThat(exchange(adminGet("/api/v1/meshconfigs/default")).at("/spec/mtls").asText()).isEqualTo("PERMISSIVE");
 
         HttpClientResponseException wrongName = failure(admin(HttpRequest.PUT("/api/v1/meshconfigs/other",
                 "{\"kind\":\"MeshConfig\",\"metadata\":{\"name\":\"other\"},\"spec\":{}}").contentType(MediaType.APPLICATION_JSON)));
@@ -186,7 +190,7 @@ class ResourceApiTest implements TestPropertyProvider {
             assertThat(refused.getStatus().getCode()).isEqualTo(HttpStatus.BAD_REQUEST.getCode());
             assertThat(body(refused).toString()).contains("Duplicate field 'action'");
         }
-        assertThat(failure(HttpRequest.GET("/api/v1/authorizationpolicies/default/dup")).getStatus().getCode())
+        assertThat(failure(adminGet("/api/v1/authorizationpolicies/default/dup")).getStatus().getCode())
                 .isEqualTo(HttpStatus.NOT_FOUND.getCode());
     }
 
@@ -229,7 +233,7 @@ class ResourceApiTest implements TestPropertyProvider {
         assertThat(unknown.at("/fields/0/field").asText()).isEqualTo("spec.retrys");
         assertThat(unknown.at("/fields/0/message").asText()).startsWith("unknown field");
 
-        assertThat(failure(HttpRequest.GET("/api/v1/trafficpolicies/default/inventory")).getStatus().getCode())
+        assertThat(failure(adminGet("/api/v1/trafficpolicies/default/inventory")).getStatus().getCode())
                 .isEqualTo(HttpStatus.NOT_FOUND.getCode());
     }
 
@@ -274,7 +278,7 @@ class ResourceApiTest implements TestPropertyProvider {
                         "service: orders, loadBalancer: RANDOM}")).contentType(ApiFormat.YAML)));
         assertThat(stale.getStatus().getCode()).isEqualTo(HttpStatus.CONFLICT.getCode());
         assertThat(body(stale).get("message").asText()).contains("resourceVersion " + v1 + " is stale");
-        assertThat(exchange(HttpRequest.GET("/api/v1/trafficpolicies/default/orders")).at("/spec/loadBalancer").asText())
+        assertThat(exchange(adminGet("/api/v1/trafficpolicies/default/orders")).at("/spec/loadBalancer").asText())
                 .isEqualTo("LEAST_REQUEST");
 
         assertThat(failure(admin(HttpRequest.DELETE("/api/v1/trafficpolicies/default/orders?resourceVersion=" + v1)))
@@ -282,7 +286,7 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
-    void mutationsRequireTheAdminToken() {
+    void mutationsRequireTheAdminToken() throws IOException {
         String doc = "kind: Route\nmetadata: {name: r}\nspec: {service: s, rules: [{}]}";
         HttpClientResponseException none = failure(HttpRequest.PUT("/api/v1/routes/default/r", doc).contentType(ApiFormat.YAML));
         assertThat(none.getStatus().getCode()).isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
@@ -294,7 +298,56 @@ class ResourceApiTest implements TestPropertyProvider {
         assertThat(failure(HttpRequest.POST("/api/v1/tokens", "{}").contentType(MediaType.APPLICATION_JSON)).getStatus().getCode())
                 .isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
         assertThat(failure(HttpRequest.POST("/api/v1/ca/rotate", "")).getStatus().getCode()).isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
-        assertThat(failure(HttpRequest.GET("/api/v1/routes/default/r")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+        assertThat(failure(adminGet("/api/v1/routes/default/r")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+    }
+
+    @Test
+    void everyReadButTheTrustBundleNeedsAToken() {
+        for (String path : new String[] {"/api/v1/proxies", "/api/v1/services", "/api/v1/certificates", "/api/v1/ca",
+                "/api/v1/routes", "/api/v1/meshconfigs/default", "/api/v1/viewertokens"}) {
+            HttpClientResponseException none = failure(HttpRequest.GET(path));
+            assertThat(none.getStatus().getCode()).as(path).isEqualTo(HttpStatus.UNAUTHORIZED.getCode());
+            assertThat(body(none).get("error").asText()).isEqualTo("unauthenticated");
+            assertThat(failure(HttpRequest.GET(path).bearerAuth("trellis-vt.0123.guessed")).getStatus().getCode())
+                    .as(path).isEqualTo(HttpStatus.FORBIDDEN.getCode());
+        }
+        assertThat(http.toBlocking().retrieve("/api/v1/ca/bundle")).startsWith("-----BEGIN CERTIFICATE-----");
+    }
+
+    @Test
+    void aViewerTokenReadsButNeverChangesTheMeshAndStopsWhenRevoked() throws IOException {
+        JsonNode minted = exchange(admin(HttpRequest.POST("/api/v1/viewertokens", "{\"name\":\"dashboard\",\"ttl\":\"1h\"}")
+                .contentType(MediaType.APPLICATION_JSON)));
+        String viewer = minted.get("token").asText();
+        assertThat(viewer).startsWith("trellis-vt." + minted.get("id").asText() + ".");
+        assertThat(exchange(HttpRequest.GET("/api/v1/proxies").bearerAuth(viewer)).has("items")).isTrue();
+        assertThat(http.toBlocking().exchange(HttpRequest.GET("/api/v1/routes").bearerAuth(viewer), String.class)
+                .getStatus().getCode()).isEqualTo(200);
+
+        String doc = "kind: Route\nmetadata: {name: r}\nspec: {service: s, rules: [{}]}";
+        HttpClientResponseException write = failure(HttpRequest.PUT("/api/v1/routes/default/r", doc)
+                .contentType(ApiFormat.YAML).bearerAuth(viewer));
+        assertThat(write.getStatus().getCode()).isEqualTo(HttpStatus.FORBIDDEN.getCode());
+        assertThat(body(write).get("message").asText()).contains("only read");
+        assertThat(failure(HttpRequest.POST("/api/v1/viewertokens", "{\"name\":\"more\"}")
+                .contentType(MediaType.APPLICATION_JSON).bearerAuth(viewer)).getStatus().getCode()).isEqualTo(403);
+        assertThat(failure(HttpRequest.GET("/api/v1/viewertokens").bearerAuth(viewer)).getStatus().getCode()).isEqualTo(403);
+        assertThat(failure(HttpRequest.GET("/api/v1/routes").bearerAuth(viewer + "x")).getStatus().getCode()).isEqualTo(403);
+
+        JsonNode listed = exchange(adminGet("/api/v1/viewertokens"));
+        assertThat(listed.toString()).contains("\"name\":\"dashboard\"").doesNotContain(viewer.substring(24))
+                .doesNotContain("secret");
+        assertThat(http.toBlocking().exchange(admin(HttpRequest.DELETE("/api/v1/viewertokens/" + minted.get("id").asText())))
+                .getStatus().getCode()).isEqualTo(204);
+        HttpClientResponseException revoked = failure(HttpRequest.GET("/api/v1/proxies").bearerAuth(viewer));
+        assertThat(revoked.getStatus().getCode()).isEqualTo(HttpStatus.FORBIDDEN.getCode());
+        assertThat(body(revoked).get("message").asText()).contains("revoked");
+        assertThat(failure(admin(HttpRequest.DELETE("/api/v1/viewertokens/" + minted.get("id").asText()))).getStatus()
+                .getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+
+        JsonNode bad = body(failure(admin(HttpRequest.POST("/api/v1/viewertokens",
+                "{\"name\":\"Dash Board\",\"ttl\":\"9999h\",\"role\":\"admin\"}").contentType(MediaType.APPLICATION_JSON))));
+        assertThat(bad.toString()).contains("\"field\":\"name\"").contains("\"field\":\"ttl\"").contains("\"field\":\"role\"");
     }
 
     @Test
@@ -318,10 +371,10 @@ class ResourceApiTest implements TestPropertyProvider {
                 + "---\nkind: Route\nmetadata: {name: fresh, namespace: shop}\nspec: {service: x, rules: [{}]}\n";
         JsonNode errors = body(failure(admin(HttpRequest.POST("/api/v1/apply", oneBad).contentType(ApiFormat.YAML))));
         assertThat(errors.at("/fields/0/field").asText()).isEqualTo("documents[1].spec.topics[0]");
-        assertThat(failure(HttpRequest.GET("/api/v1/routes/shop/fresh")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
-        assertThat(failure(HttpRequest.GET("/api/v1/subscriptions/shop/second")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+        assertThat(failure(adminGet("/api/v1/routes/shop/fresh")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
+        assertThat(failure(adminGet("/api/v1/subscriptions/shop/second")).getStatus().getCode()).isEqualTo(HttpStatus.NOT_FOUND.getCode());
 
-        JsonNode services = exchange(HttpRequest.GET("/api/v1/services"));
+        JsonNode services = exchange(adminGet("/api/v1/services"));
         assertThat(services.get("items").toString()).contains("payments-legacy");
     }
 
@@ -359,10 +412,10 @@ class ResourceApiTest implements TestPropertyProvider {
 
         // No proxy is connected, so nobody has to ACK the new bundle: the next maintenance tick switches.
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-        JsonNode state = exchange(HttpRequest.GET("/api/v1/ca"));
+        JsonNode state = exchange(adminGet("/api/v1/ca"));
         while (!state.get("phase").asText().equals("RETIRING_OLD_ROOT") && System.nanoTime() < deadline) {
             java.util.concurrent.TimeUnit.MILLISECONDS.sleep(50);
-            state = exchange(HttpRequest.GET("/api/v1/ca"));
+            state = exchange(adminGet("/api/v1/ca"));
         }
         assertThat(state.get("signing").asText()).isEqualTo(pending);
         assertThat(state.get("trusted").size()).isEqualTo(2);
@@ -375,7 +428,7 @@ class ResourceApiTest implements TestPropertyProvider {
         assertThat(openapi).startsWith("openapi: 3");
         for (String path : new String[] {"/api/v1/{plural}", "/api/v1/{plural}/{namespace}/{name}", "/api/v1/apply",
                 "/api/v1/services", "/api/v1/proxies", "/api/v1/certificates", "/api/v1/tokens", "/api/v1/ca/bundle",
-                "/api/v1/ca/rotate", "/api/v1/meshconfigs/default"}) {
+                "/api/v1/ca/rotate", "/api/v1/meshconfigs/default", "/api/v1/viewertokens", "/api/v1/viewertokens/{id}"}) {
             assertThat(openapi).as(path).contains("  " + path + ":");
         }
         assertThatThrownBy(() -> http.toBlocking().retrieve("/api/v1/nonsense")).isInstanceOf(HttpClientResponseException.class);

@@ -173,7 +173,7 @@ class MeshControlFlowTest implements TestPropertyProvider {
     /** The last entry of {@code list} ({@code items} or {@code refused}) in /api/v1/proxies for {@code nodeId}; or null. */
     private JsonNode entry(String list, String nodeId) throws IOException {
         JsonNode found = null;
-        for (JsonNode item : JSON.readTree(http.toBlocking().retrieve("/api/v1/proxies")).get(list)) {
+        for (JsonNode item : JSON.readTree(http.toBlocking().retrieve(HttpRequest.GET("/api/v1/proxies").bearerAuth(admin()))).get(list)) {
             if (item.get("nodeId").asText().equals(nodeId)) {
                 found = item;
             }

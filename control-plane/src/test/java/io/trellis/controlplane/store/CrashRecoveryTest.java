@@ -66,9 +66,19 @@ class CrashRecoveryTest {
         throw new AssertionError("control plane did not answer within 60 s: " + Files.readString(log));
     }
 
+    /** A read with the admin token once the control plane has written it (the trust bundle needs none). */
     private HttpResponse<String> get(String path) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort + path))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        Path tokenFile = dir.resolve("data/admin-token");
+        return get(path, Files.exists(tokenFile) ? Files.readString(tokenFile).strip() : null);
+    }
+
+    private HttpResponse<String> get(String path, String token) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort + path))
+                .timeout(Duration.ofSeconds(5));
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private int put(String token, String name) throws IOException, InterruptedException {
@@ -142,12 +152,20 @@ class CrashRecoveryTest {
         start();
         String token = Files.readString(dir.resolve("data/admin-token")).strip();
         assertThat(put(token, "kept")).isEqualTo(201);
+        HttpResponse<String> minted = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort
+                + "/api/v1/viewertokens")).header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"name\": \"dashboard\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(minted.statusCode()).isEqualTo(201);
+        String viewer = minted.body().replaceAll(".*\"token\":\"([^\"]+)\".*", "$1");
         String bundle = get("/api/v1/ca/bundle").body();
         process.destroy();
         assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
 
         start();
         assertThat(get("/api/v1/routes/crash/kept").body()).contains("timeout\":\"2s");
+        assertThat(get("/api/v1/routes/crash/kept", viewer).statusCode()).isEqualTo(200);
         assertThat(get("/api/v1/ca/bundle").body()).isEqualTo(bundle);
         assertThat(Files.readString(dir.resolve("data/admin-token")).strip()).isEqualTo(token);
     }

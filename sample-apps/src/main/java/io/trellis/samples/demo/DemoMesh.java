@@ -145,14 +145,15 @@ public final class DemoMesh {
         System.out.println();
         System.out.println("The mesh is up. Try:");
         System.out.println("  curl 'http://127.0.0.1:" + ORDERS_APP_PORT + "/orders/quote?sku=pear&quantity=2'    the orders app");
-        System.out.println("  curl http://127.0.0.1:" + API_PORT + "/api/v1/proxies                        sidecars and their sync state");
-        System.out.println("  curl http://127.0.0.1:" + API_PORT + "/api/v1/services                       services and endpoints");
+        String auth = "-H \"Authorization: Bearer $(cat " + work.resolve("control-plane/admin-token") + ")\" ";
+        System.out.println("  curl " + auth + "http://127.0.0.1:" + API_PORT + "/api/v1/proxies     sidecars and their sync state");
+        System.out.println("  curl " + auth + "http://127.0.0.1:" + API_PORT + "/api/v1/services    services and endpoints");
         System.out.println("  curl -s http://127.0.0.1:15020/metrics | grep trellis_             orders' sidecar metrics");
         System.out.println("  curl -s http://127.0.0.1:15120/metrics | grep trellis_             inventory's sidecar metrics");
         System.out.println("  curl -i -H 'Host: nosuch' http://127.0.0.1:15001/                  a sidecar's own error (no-route)");
         System.out.println("  curl -X POST 'http://127.0.0.1:" + ORDERS_APP_PORT + "/orders?sku=fig&quantity=1'       an order: an event to notifications");
         System.out.println("  curl -s http://127.0.0.1:15220/metrics | grep trellis_kafka_       notifications' delivery metrics");
-        System.out.println("  admin token for mutations: " + work.resolve("control-plane/admin-token"));
+        System.out.println("  admin token (every API call but the trust bundle): " + work.resolve("control-plane/admin-token"));
         System.out.println("  logs: " + work.resolve("logs"));
         System.out.println("Ctrl-C stops everything.");
     }

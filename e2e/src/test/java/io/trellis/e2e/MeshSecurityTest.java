@@ -325,6 +325,85 @@ class MeshSecurityTest {
     }
 
     @Test
+    void rapidResetIsCutAndFewOfItsRequestsAreServed() throws Exception {
+        // Issue 12, item 9 (CVE-2023-44487): 20,000 HEADERS+RST_STREAM pairs drew no GOAWAY and 1,096 of the cancelled
+        // requests reached the app. From an app (h2c on its outbound port) a connection whose streams are mostly reset
+        // right after opening is ended once it has opened 500; from a sidecar (mTLS, here with web's own certificate)
+        // the fixed allowance of 2,000 resets per 30 s ends it.
+        String flood = MeshHarness.peers().resolve("h2_floods.py").toString();
+        assertRapidResetIsCut(web, flood, "127.0.0.1", web.outboundPort(), "h2c", "outbound", 1_000);
+        assertRapidResetIsCut(echo, flood, echo.address(), echo.inboundPort(), webCertificates().toString(), "inbound", 2_500);
+        assertThat(web.metric("trellis_limit_hits_total{direction=\"outbound\",limit=\"premature-resets\"}"))
+                .isGreaterThanOrEqualTo(1);
+        assertThat(echo.metric("trellis_limit_hits_total{direction=\"inbound\",limit=\"http2-flood\"}"))
+                .isGreaterThanOrEqualTo(1);
+    }
+
+    /** A Rapid Reset flood at {@code server}: GOAWAY ENHANCE_YOUR_CALM, fewer than {@code most} requests started. */
+    private void assertRapidResetIsCut(SidecarProcess server, String flood, String host, int port, String certs,
+            String direction, int most) throws Exception {
+        String aborts = "trellis_errors_total{code=\"client-aborted\",direction=\"" + direction + "\"}";
+        double before = Math.max(0, server.metric(aborts));
+        PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(60), "/usr/bin/python3", flood, "rapid-reset", host,
+                Integer.toString(port), certs, "20000", "echo");
+
+        assertThat(out.text()).as(direction).contains("server: goaway 11");
+        // Each request the listener started before it ended the connection was abandoned, and is counted so.
+        MeshHarness.await(Duration.ofSeconds(10), "the aborts to be counted", () -> {
+            try {
+                return server.metric(aborts) - before >= 400;
+            } catch (java.io.IOException notYet) {
+                return false;
+            }
+        });
+        Thread.sleep(500);
+        assertThat(server.metric(aborts) - before).as(out.text()).isLessThan(most);
+        assertThat(server.process().isAlive()).as(server.logTail()).isTrue();
+        assertThat(Curl.run("-m", "5", "http://127.0.0.1:" + web.upstreamPort("echo") + "/orders").status())
+                .as("served after a rapid reset on the " + direction + " port").isEqualTo(200);
+    }
+
+    @Test
+    void connectionsBeyondAListenersCapAreResetAtOnceAndCounted() throws Exception {
+        // Issue 12, "what to build": connections per listener with a clear refusal. Beyond --max-connections a new
+        // connection is reset as it is accepted, counted, and the listener's other callers and ports are unaffected.
+        SidecarProcess capped = mesh.startSidecar("capped", MeshHarness.freePort(), "--upstream", "echo",
+                "--max-connections", "40");
+        MeshHarness.awaitCurl(Duration.ofSeconds(30), "capped to learn about echo", status -> status == 200,
+                "http://127.0.0.1:" + capped.upstreamPort("echo") + "/public/x");
+        String hits = "trellis_limit_hits_total{direction=\"outbound\",limit=\"connections\"}";
+        java.util.List<java.net.Socket> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 40; i++) {
+                held.add(new java.net.Socket("127.0.0.1", capped.outboundPort()));
+            }
+            Thread.sleep(300); // every one accepted
+            try (java.net.Socket beyond = new java.net.Socket("127.0.0.1", capped.outboundPort())) {
+                beyond.setSoTimeout(5_000);
+                int read;
+                try {
+                    beyond.getOutputStream().write("GET /public/x HTTP/1.1\r\nHost: echo\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    read = beyond.getInputStream().read();
+                } catch (java.net.SocketException reset) {
+                    read = -1;
+                }
+                assertThat(read).as("the 41st connection is ended, not served").isEqualTo(-1);
+            }
+            assertThat(capped.metric(hits)).isGreaterThanOrEqualTo(1);
+            assertThat(Curl.run("-m", "5", "http://127.0.0.1:" + capped.upstreamPort("echo") + "/public/x").status())
+                    .as("another listener of the same sidecar").isEqualTo(200);
+        } finally {
+            for (java.net.Socket socket : held) {
+                socket.close();
+            }
+        }
+        MeshHarness.awaitCurl(Duration.ofSeconds(10), "the outbound port to serve once connections closed",
+                status -> status == 200, "-H", "Host: echo", "http://127.0.0.1:" + capped.outboundPort() + "/public/x");
+        capped.stop();
+    }
+
+    @Test
     void elevenHundredIdleConnectionsNeitherBlockNewOnesNorStay() throws Exception {
         // Issue 12, item 6: about 1,024 idle connections to the outbound listener made new connections time out.
         java.util.List<java.net.Socket> idle = new java.util.ArrayList<>();
@@ -370,6 +449,45 @@ class MeshSecurityTest {
             assertThat(result.status()).as(path + ": " + result.body()).isEqualTo(400);
             assertThat(result.header("trellis-error")).isEqualTo("bad-request");
             assertThat(result.body()).contains("path parameter");
+        }
+    }
+
+    @Test
+    void anAppThatIgnoresCaseIsAuthorisedAndServedOnTheLowerCasedPath() throws Exception {
+        // Issue 12, item 8: /ADMIN reached the app past a rule for /admin, and an app that ignores case serves it as
+        // /admin. A sidecar told --path-case insensitive authorises and forwards the lower-cased path; by default case
+        // is kept (echo's /PUBLIC/x is not /public/x).
+        mesh.apply("""
+                kind: AuthorizationPolicy
+                metadata: {name: legacy-admin, namespace: default}
+                spec:
+                  service: legacy
+                  action: DENY
+                  rules:
+                    - to: {paths: ["/admin", "/admin/*"]}
+                """);
+        int appPort = MeshHarness.freePort();
+        mesh.launchPeer("legacy-app", java.util.List.of("/usr/bin/python3",
+                MeshHarness.peers().resolve("recording_http_app.py").toString(), Integer.toString(appPort)));
+        SidecarProcess legacy = mesh.startSidecar("legacy", appPort, "--path-case", "insensitive");
+        String outbound = "http://127.0.0.1:" + web.outboundPort();
+        MeshHarness.awaitCurl(Duration.ofSeconds(30), "web to learn about legacy", status -> status == 200,
+                "-H", "Host: legacy", outbound + "/ready");
+        try {
+            for (String path : new String[] {"/ADMIN", "/Admin/users", "/admin/Users", "/x/../AdMiN"}) {
+                Curl.Result result = Curl.run("--path-as-is", "-H", "Host: legacy", outbound + path);
+
+                assertThat(result.status()).as(path + ": " + result.body()).isEqualTo(403);
+                assertThat(result.header("trellis-error")).isEqualTo("denied");
+            }
+            assertThat(Curl.run("-H", "Host: legacy", outbound + "/Orders/Today").status()).isEqualTo(200);
+            String received = java.nio.file.Files.readString(mesh.work().resolve("legacy-app.log"));
+            assertThat(received).contains("\"path\": \"/orders/today\"").doesNotContain("/Orders").doesNotContainIgnoringCase("admin");
+
+            assertThat(Curl.run("http://127.0.0.1:" + billing.upstreamPort("echo") + "/PUBLIC/x").status())
+                    .as("a case-sensitive sidecar keeps the case, and billing may only read /public/*").isEqualTo(403);
+        } finally {
+            legacy.stop();
         }
     }
 

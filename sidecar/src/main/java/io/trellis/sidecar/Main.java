@@ -45,7 +45,11 @@ public final class Main {
             new Flag("--drain-timeout", "drain-timeout", false, "how long in-flight requests may finish on SIGTERM (10s)"),
             new Flag("--kafka-bootstrap", "kafka-bootstrap", false, "HOST:PORT[,...] Kafka brokers (the mesh config's)"),
             new Flag("--headers-with-underscores", "headers-with-underscores", false,
-                    "drop, reject or allow request headers named with _ (drop)"));
+                    "drop, reject or allow request headers named with _ (drop)"),
+            new Flag("--max-connections", "max-connections", false,
+                    "connections each HTTP listener holds at once; more are reset (8192)"),
+            new Flag("--path-case", "path-case", false,
+                    "sensitive, or insensitive: inbound paths lower-cased before authorization (sensitive)"));
 
     private Main() {
     }

@@ -23,6 +23,7 @@ import io.trellis.sidecar.identity.StateDirectory;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.inbound.InboundPipeline;
 import io.trellis.sidecar.inbound.InboundServer;
+import io.trellis.sidecar.inbound.PathCase;
 import io.trellis.sidecar.kafka.KafkaBridge;
 import io.trellis.sidecar.lifecycle.Drainer;
 import io.trellis.sidecar.outbound.OutboundPipeline;
@@ -31,6 +32,7 @@ import io.trellis.sidecar.tcp.TcpUpstreams;
 import io.trellis.sidecar.tcp.TunnelServer;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.AppClient;
+import io.trellis.sidecar.transport.netty.ListenerLimits;
 import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.io.IOException;
@@ -120,11 +122,12 @@ public final class Sidecar implements AutoCloseable {
         // One client of the app: the inbound pipeline's requests and the Kafka deliveries share its connections.
         AppClient app = new AppClient(loops, config.appPort(), materializer);
         InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, app, config.service(),
-                config.appPort(), config.appProtocol());
-        UnderscoreHeaders underscores = UnderscoreHeaders.of(config.headersWithUnderscores());
+                config.appPort(), config.appProtocol(), PathCase.of(config.pathCase()));
+        ListenerLimits limits = ListenerLimits.of(UnderscoreHeaders.of(config.headersWithUnderscores()),
+                config.maxConnections(), (direction, limit) -> metrics.limitHit(direction, limit.label()));
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
-                underscores, config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
-        OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, underscores, config.outboundPort(),
+                limits, config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
+        OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, limits, config.outboundPort(),
                 config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1");
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort());

@@ -66,7 +66,9 @@ public record SidecarConfig(
         @Nullable List<String> labels,
         @Bindable(defaultValue = "10s") Duration drainTimeout,
         @Nullable String kafkaBootstrap,
-        @Bindable(defaultValue = "drop") String headersWithUnderscores) {
+        @Bindable(defaultValue = "drop") String headersWithUnderscores,
+        @Bindable(defaultValue = "8192") int maxConnections,
+        @Bindable(defaultValue = "sensitive") String pathCase) {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern HOST_PORT_LIST = Pattern.compile("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}(,[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5})*");
@@ -124,6 +126,12 @@ public record SidecarConfig(
         if (!List.of("drop", "reject", "allow").contains(headersWithUnderscores)) {
             throw new IllegalArgumentException("--headers-with-underscores: " + headersWithUnderscores
                     + " (expected drop, reject or allow)");
+        }
+        if (maxConnections < 1 || maxConnections > 1_000_000) {
+            throw new IllegalArgumentException("--max-connections: " + maxConnections + " (expected 1 to 1000000)");
+        }
+        if (!List.of("sensitive", "insensitive").contains(pathCase)) {
+            throw new IllegalArgumentException("--path-case: " + pathCase + " (expected sensitive or insensitive)");
         }
         parsedUpstreams(upstreams);
         parsedLabels(labels);

@@ -27,16 +27,19 @@ public final class InboundPipeline {
     private final String service;
     private final Pipeline<InboundCall> pipeline;
 
-    /** Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}, reached through {@code app}. */
+    /**
+     * Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}, reached through
+     * {@code app}, and tells path case apart or not ({@code pathCase}).
+     */
     public InboundPipeline(ActorSystem<?> system, WorkloadIdentity identity, RoutingTableRef tables, ProxyMetrics metrics,
-            AppClient app, String service, int appPort, String appProtocol) {
+            AppClient app, String service, int appPort, String appProtocol, PathCase pathCase) {
         this.tables = tables;
         this.service = service;
         AppForwarder forwarder = new AppForwarder(app, appPort, appProtocol);
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
                 new ReadyStage<>(identity),
-                InboundStages.peerIdentity(),
+                InboundStages.peerIdentity(pathCase),
                 InboundStages.authorization(),
                 new RateLimitStage(metrics, System::nanoTime),
                 new DeadlineStage(new RequestTimeout(system.scheduler(), Materializer.matFromSystem(system)))),

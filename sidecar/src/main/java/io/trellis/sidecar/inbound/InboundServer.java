@@ -4,7 +4,7 @@ import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.lifecycle.Drainable;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.NettyHttpServer;
-import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
+import io.trellis.sidecar.transport.netty.ListenerLimits;
 import java.time.Duration;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.stream.Materializer;
@@ -31,11 +31,11 @@ public final class InboundServer implements Drainable {
 
     /** Binds the listener on {@code address:port} (port 0 = any free port). */
     public static CompletionStage<InboundServer> bind(EventLoops loops, WorkloadIdentity identity, InboundPipeline pipeline,
-            Materializer materializer, String service, UnderscoreHeaders underscores, String address, int port) {
+            Materializer materializer, String service, ListenerLimits limits, String address, int port) {
         return NettyHttpServer.bind(loops, identity::inboundContext,
                 (request, abandoned) -> pipeline.handle(request, request.getAttribute(
                         org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession).isPresent(), abandoned),
-                materializer, service, underscores, MAX_HEADER_BYTES, address, port).thenApply(InboundServer::new);
+                materializer, service, limits.on("inbound", MAX_HEADER_BYTES), address, port).thenApply(InboundServer::new);
     }
 
     /** The port the listener is bound to. */

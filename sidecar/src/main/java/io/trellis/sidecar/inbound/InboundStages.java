@@ -31,9 +31,10 @@ final class InboundStages {
     /**
      * Establishes who is calling: the URI SAN of the verified client certificate (the TLS layer already
      * checked the chain against the trust bundle). STRICT mode refuses callers without one. Forged identity
-     * headers are replaced by the verified value; the path is normalised.
+     * headers are replaced by the verified value; the path is normalised ({@code pathCase}: whether the app tells
+     * case apart).
      */
-    static Stage<InboundCall> peerIdentity() {
+    static Stage<InboundCall> peerIdentity(PathCase pathCase) {
         return (call, next) -> {
             HttpRequest request = call.request();
             SpiffeId peer = call.overTls() ? verifiedPeer(request) : null;
@@ -48,7 +49,7 @@ final class InboundStages {
             if (peer != null) {
                 request = request.addHeader(RawHeader.create(PEER_IDENTITY, peer.toString()));
             }
-            String path = PathNormalizer.normalise(rawPath(call.request()));
+            String path = PathNormalizer.normalise(rawPath(call.request()), pathCase);
             if (!path.equals(request.getUri().path())) {
                 request = request.withUri(request.getUri().path(path));
             }

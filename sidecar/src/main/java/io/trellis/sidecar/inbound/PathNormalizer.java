@@ -4,6 +4,7 @@ import io.trellis.sidecar.errors.ProxyError;
 import io.trellis.sidecar.errors.ProxyException;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Locale;
 
 /**
  * Normalises a request path before authorization, so that {@code /items/../admin}, {@code //admin} and
@@ -12,13 +13,20 @@ import java.util.Deque;
  * backslashes and NULs are refused: they mean different paths to different servers. So are path parameters
  * ({@code ;}, plain or as {@code %3B}): Tomcat, Jetty and Spring drop {@code ;x} from a segment before they match it,
  * so {@code /admin;x} and {@code /x/..;/admin} are {@code /admin} to them and something else to every other
- * server and to the rules. The app receives the normalised path, so it sees exactly what was authorised. Stateless.
+ * server and to the rules. Case is kept unless the app ignores it ({@link PathCase}). The app receives the normalised
+ * path, so it sees exactly what was authorised. Stateless.
  */
 public final class PathNormalizer {
     private static final String PATH_PARAMETERS =
             "path contains a path parameter (';'), which servlet containers and other servers read as different paths";
 
     private PathNormalizer() {
+    }
+
+    /** The normalised form of {@code rawPath}, lower-cased when the app ignores case ({@link PathCase#INSENSITIVE}). */
+    public static String normalise(String rawPath, PathCase pathCase) {
+        String normalised = normalise(rawPath);
+        return pathCase == PathCase.INSENSITIVE ? normalised.toLowerCase(Locale.ROOT) : normalised;
     }
 
     /** The normalised form of {@code rawPath} (the path of the request target, without query). */

@@ -4,7 +4,7 @@ import io.trellis.sidecar.SidecarConfig;
 import io.trellis.sidecar.lifecycle.Drainable;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.NettyHttpServer;
-import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
+import io.trellis.sidecar.transport.netty.ListenerLimits;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -36,15 +36,16 @@ public final class OutboundServer implements Drainable {
 
     /** Binds the main port and one port per upstream. */
     public static CompletionStage<OutboundServer> bind(EventLoops loops, OutboundPipeline pipeline, Materializer materializer,
-            UnderscoreHeaders underscores, int port, List<SidecarConfig.Upstream> declared) {
+            ListenerLimits limits, int port, List<SidecarConfig.Upstream> declared) {
+        ListenerLimits outbound = limits.on("outbound", MAX_HEADER_BYTES);
         CompletableFuture<NettyHttpServer> main = NettyHttpServer.bind(loops, null,
-                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", underscores, MAX_HEADER_BYTES, "127.0.0.1", port)
+                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", outbound, "127.0.0.1", port)
                 .toCompletableFuture();
         List<CompletableFuture<NettyHttpServer>> bound = new ArrayList<>();
         for (SidecarConfig.Upstream upstream : declared) {
             bound.add(NettyHttpServer.bind(loops, null,
                     (request, abandoned) -> pipeline.handle(request, upstream.service(), abandoned), materializer,
-                    upstream.service(), underscores, MAX_HEADER_BYTES, "127.0.0.1", upstream.port()).toCompletableFuture());
+                    upstream.service(), outbound, "127.0.0.1", upstream.port()).toCompletableFuture());
         }
         return CompletableFuture.allOf(bound.toArray(CompletableFuture[]::new)).thenCombine(main, (all, mainServer) -> {
             Map<String, NettyHttpServer> byName = new LinkedHashMap<>();

@@ -164,6 +164,15 @@ public final class ProxyMetrics {
                 + " refusal's code)", "direction", direction, "service", service, "outcome", outcome);
     }
 
+    /**
+     * Counts one refusal or cut by a listener's limit ({@code limit} is a {@code Limit} label: connections,
+     * request-head-timeout, control-frames, premature-resets, ...) on a listener of {@code direction}.
+     */
+    public void limitHit(String direction, String limit) {
+        increment("trellis.limit.hits", "Connections and requests refused or cut by a listener limit, by direction"
+                + " and limit", "direction", direction, "limit", limit);
+    }
+
     /** The gauge of open opaque-TCP connections for (direction, service); callers add and subtract. */
     public AtomicLong tcpActive(String direction, String service) {
         return gauge("trellis.tcp.active.connections", "Open opaque-TCP connections", "direction", direction,

@@ -9,6 +9,13 @@ import org.junit.jupiter.api.Test;
 
 class PathNormalizerTest {
     @Test
+    void foldsCaseOnlyForAnAppThatIgnoresIt() {
+        assertThat(PathNormalizer.normalise("/ADMIN/../Admin/X", PathCase.INSENSITIVE)).isEqualTo("/admin/x");
+        assertThat(PathNormalizer.normalise("/%41dmin", PathCase.INSENSITIVE)).isEqualTo("/admin");
+        assertThat(PathNormalizer.normalise("/ADMIN", PathCase.SENSITIVE)).isEqualTo("/ADMIN");
+    }
+
+    @Test
     void removesDotSegmentsAndMergesSlashes() {
         assertThat(PathNormalizer.normalise("/public/../admin")).isEqualTo("/admin");
         assertThat(PathNormalizer.normalise("//admin")).isEqualTo("/admin");

@@ -24,9 +24,14 @@ final class ControlFrameLimit extends ChannelInboundHandlerAdapter {
     static final int MAX_FRAMES = 1_000;
     static final int WINDOW_SECONDS = 10;
 
+    private final ListenerLimits limits;
     private long windowStart = System.nanoTime();
     private int frames;
     private boolean cut;
+
+    ControlFrameLimit(ListenerLimits limits) {
+        this.limits = limits;
+    }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -42,6 +47,7 @@ final class ControlFrameLimit extends ChannelInboundHandlerAdapter {
                     cut = true;
                     LOG.info("closing HTTP/2 connection {}: more than {} PING and SETTINGS frames in {} s", ctx.channel(),
                             MAX_FRAMES, WINDOW_SECONDS);
+                    limits.hit(Limit.CONTROL_FRAMES);
                     ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                             .addListener(ChannelFutureListener.CLOSE);
                 }

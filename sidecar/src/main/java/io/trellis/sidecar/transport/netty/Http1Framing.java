@@ -64,6 +64,15 @@ final class Http1Framing {
         return problem(head).map(problem -> new ProxyException(ProxyError.BAD_REQUEST, "malformed request: " + problem));
     }
 
+    /** The limit a refusal of {@link #refusal} counts under. */
+    static Limit limit(ProxyError refusal) {
+        return switch (refusal) {
+            case URI_TOO_LONG -> Limit.URI_TOO_LONG;
+            case HEADERS_TOO_LARGE -> Limit.HEADERS_TOO_LARGE;
+            default -> Limit.MALFORMED_HTTP1;
+        };
+    }
+
     /** Why {@code head}'s framing is refused, if it is. */
     static Optional<String> problem(HttpRequest head) {
         List<String> codings = head.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);

@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -47,7 +48,9 @@ import org.slf4j.LoggerFactory;
  * record, then HTTP/2 or HTTP/1.1 by ALPN) or plaintext (the HTTP/2 preface for h2c with prior knowledge, else
  * HTTP/1.1), so the inbound port serves mTLS and, in PERMISSIVE mode, plaintext callers on one port; the pipeline
  * decides what each may do. HTTP/2 streams are independent (a reset stream is that stream's end only) and bounded by Netty's flood
- * protections, with a reset allowance sized for legitimate cancellation storms between sidecars. Draining sends
+ * protections, with a reset allowance sized for legitimate cancellation storms between sidecars, and, from callers that
+ * are not sidecars, by the share of streams they reset at once ({@link PrematureResets}). Connections beyond the
+ * listener's cap are reset as they are accepted ({@link ConnectionCap}); every limit's refusals are counted. Draining sends
  * GOAWAY on HTTP/2 connections, closes HTTP/1.1 connections after their current exchange, and closes what is left
  * at the deadline.
  */
@@ -77,22 +80,25 @@ public final class NettyHttpServer implements Drainable {
      *
      * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals
      *     apply); null for a plaintext-only listener, where a handshake is just a malformed HTTP/1.1 request
-     * @param underscores what to do with request headers whose names have an underscore
-     * @param maxHeaderBytes the most header bytes a request may have (HTTP/1.1 head, HTTP/2 header list)
+     * @param limits the bounds this listener enforces, and where it reports what they refused
      */
     public static CompletionStage<NettyHttpServer> bind(EventLoops loops, Supplier<SslContext> tls, RequestHandler handler,
-            Materializer materializer, String service, UnderscoreHeaders underscores, int maxHeaderBytes, String address,
-            int port) {
+            Materializer materializer, String service, ListenerLimits limits, String address, int port) {
         ChannelGroup connections = new DefaultChannelGroup("http", GlobalEventExecutor.INSTANCE);
         AtomicInteger exchanges = new AtomicInteger();
-        Connections setup = new Connections(tls, handler, materializer, service, underscores, maxHeaderBytes, exchanges);
+        Connections setup = new Connections(tls, handler, materializer, service, limits, exchanges);
+        ConnectionCap cap = new ConnectionCap(limits);
         ServerBootstrap bootstrap = loops.server()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
+                        if (!cap.admit(channel)) {
+                            return;
+                        }
                         connections.add(channel);
                         channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE.toSeconds(), TimeUnit.SECONDS))
                                 .addLast("sniff", setup.new Sniffer());
+                        channel.pipeline().addLast("quiet", new Quiet(limits));
                     }
                 });
         CompletableFuture<NettyHttpServer> bound = new CompletableFuture<>();
@@ -149,18 +155,16 @@ public final class NettyHttpServer implements Drainable {
         private final RequestHandler handler;
         private final Materializer materializer;
         private final String service;
-        private final UnderscoreHeaders underscores;
-        private final int maxHeaderBytes;
+        private final ListenerLimits limits;
         private final AtomicInteger exchanges;
 
         Connections(Supplier<SslContext> tls, RequestHandler handler, Materializer materializer, String service,
-                UnderscoreHeaders underscores, int maxHeaderBytes, AtomicInteger exchanges) {
+                ListenerLimits limits, AtomicInteger exchanges) {
             this.tls = tls;
             this.handler = handler;
             this.materializer = materializer;
             this.service = service;
-            this.underscores = underscores;
-            this.maxHeaderBytes = maxHeaderBytes;
+            this.limits = limits;
             this.exchanges = exchanges;
         }
 
@@ -175,6 +179,7 @@ public final class NettyHttpServer implements Drainable {
             public void handlerAdded(ChannelHandlerContext ctx) {
                 silence = ctx.executor().schedule(() -> {
                     LOG.debug("closing {}: nothing sent within {} ms", ctx.channel(), HEAD_TIMEOUT.toMillis());
+                    limits.hit(Limit.FIRST_BYTES_TIMEOUT);
                     ctx.close();
                 }, HEAD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             }
@@ -242,9 +247,14 @@ public final class NettyHttpServer implements Drainable {
         private void http2(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
             Channel connection = pipeline.channel();
             connection.attr(HTTP2).set(true);
-            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, limits.underscores());
+            // Over mTLS the caller is another sidecar, whose resets are its own callers' cancellations, already bounded
+            // where they entered the mesh; counting them again here would cycle the connection every 500 streams for
+            // one app's timeouts. The fixed reset allowance below bounds every connection, a stolen certificate's too.
+            PrematureResets resets = session == null ? new PrematureResets(connection, limits) : null;
             pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
-                    .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings().maxHeaderListSize(maxHeaderBytes))
+                    .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings()
+                            .maxHeaderListSize(limits.maxHeaderBytes()))
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());
             pipeline.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
@@ -252,20 +262,19 @@ public final class NettyHttpServer implements Drainable {
                     stream.config().setAutoRead(false);
                     stream.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true),
                             new ServerExchange(true, origin, handler, materializer, exchanges::incrementAndGet,
-                                    exchanges::decrementAndGet, null));
+                                    exchanges::decrementAndGet, limits, null, resets));
                 }
             }));
-            pipeline.addAfter("streams", "control-limit", new ControlFrameLimit());
-            pipeline.addLast("quiet", new Quiet());
+            pipeline.addAfter("streams", "control-limit", new ControlFrameLimit(limits));
         }
 
         private void http1(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
             Channel connection = pipeline.channel();
             connection.config().setAutoRead(false);
-            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, underscores);
-            RequestHeadTimer headTimer = new RequestHeadTimer(HEAD_TIMEOUT);
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, limits.underscores());
+            RequestHeadTimer headTimer = new RequestHeadTimer(HEAD_TIMEOUT, limits);
             pipeline.addAfter(after, "head-timer", headTimer);
-            pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig(maxHeaderBytes)));
+            pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig(limits.maxHeaderBytes())));
             // Expect: 100-continue is answered here at once and removed (as Envoy does): the body then streams through
             // with backpressure, and the client never waits out its expect timeout.
             pipeline.addAfter("http1", "expect", new io.netty.handler.codec.http.HttpServerExpectContinueHandler());
@@ -275,22 +284,38 @@ public final class NettyHttpServer implements Drainable {
                         if (Boolean.TRUE.equals(connection.attr(DRAINING).get())) {
                             connection.close();
                         }
-                    }, headTimer));
-            pipeline.addLast("quiet", new Quiet());
+                    }, limits, headTimer, null));
         }
     }
 
-    /** The end of a connection's pipeline: idle connections close, failures close quietly. */
+    /**
+     * The end of a connection's pipeline: idle connections close, failures close quietly, and the HTTP/2 connection
+     * errors Netty's codec raised for a caller's flood or protocol error (it sends the GOAWAY itself) are counted.
+     */
     private static final class Quiet extends ChannelInboundHandlerAdapter {
+        private final ListenerLimits limits;
+
+        Quiet(ListenerLimits limits) {
+            this.limits = limits;
+        }
+
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
             if (event instanceof IdleStateEvent) {
+                limits.hit(Limit.IDLE_TIMEOUT);
                 ctx.close();
             }
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof Http2Exception http2 && !(cause instanceof Http2Exception.StreamException)) {
+                // The codec tells the pipeline before it sends its GOAWAY with this error and closes: closing here
+                // first would send NO_ERROR instead.
+                limits.hit(http2.error() == Http2Error.ENHANCE_YOUR_CALM ? Limit.HTTP2_FLOOD : Limit.HTTP2_PROTOCOL_ERROR);
+                LOG.info("HTTP/2 connection {} ends: {} ({})", ctx.channel(), cause.getMessage(), http2.error());
+                return;
+            }
             LOG.debug("HTTP connection {} failed: {}", ctx.channel(), cause.toString());
             ctx.close();
         }

@@ -19,12 +19,14 @@ final class RequestHeadTimer extends ChannelDuplexHandler {
     private static final Logger LOG = LoggerFactory.getLogger(RequestHeadTimer.class);
 
     private final Duration timeout;
+    private final ListenerLimits limits;
     private ChannelHandlerContext context;
     private boolean waiting = true;
     private ScheduledFuture<?> timer;
 
-    RequestHeadTimer(Duration timeout) {
+    RequestHeadTimer(Duration timeout, ListenerLimits limits) {
         this.timeout = timeout;
+        this.limits = limits;
     }
 
     @Override
@@ -61,6 +63,7 @@ final class RequestHeadTimer extends ChannelDuplexHandler {
         timer = null;
         if (waiting && context.channel().isActive()) {
             LOG.debug("closing {}: no complete request head within {} ms", context.channel(), timeout.toMillis());
+            limits.hit(Limit.REQUEST_HEAD_TIMEOUT);
             context.close();
         }
     }

@@ -48,7 +48,9 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     private final Materializer materializer;
     private final Runnable onExchange;
     private final Runnable onIdle;
+    private final ListenerLimits limits;
     private final RequestHeadTimer headTimer;
+    private final PrematureResets resets;
     private ChannelHandlerContext context;
     private Channel channel;
     private Current current;
@@ -63,18 +65,22 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     /**
      * @param origin how the requests arrived (TLS session, peer address), for the request's attributes
      * @param onExchange runs when an exchange starts (drain counting), {@code onIdle} when it ends
+     * @param limits the listener's bounds, told of the HTTP/1.1 heads refused
      * @param headTimer the HTTP/1.1 connection's request-head bound, told when heads arrive and exchanges end; null over
      *     HTTP/2
+     * @param resets the HTTP/2 connection's premature-reset bound, told of each stream and each reset; null over HTTP/1.1
      */
     ServerExchange(boolean http2, PekkoHttp.Origin origin, RequestHandler handler, Materializer materializer, Runnable onExchange,
-            Runnable onIdle, RequestHeadTimer headTimer) {
+            Runnable onIdle, ListenerLimits limits, RequestHeadTimer headTimer, PrematureResets resets) {
         this.http2 = http2;
         this.origin = origin;
         this.handler = handler;
         this.materializer = materializer;
         this.onExchange = onExchange;
         this.onIdle = onIdle;
+        this.limits = limits;
         this.headTimer = headTimer;
+        this.resets = resets;
     }
 
     /** One request and its response. */
@@ -85,6 +91,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         final boolean head;
         /** The protocol an HTTP/1.1 upgrade request asks for; null when it asks for none. */
         final String upgrade;
+        final long startNanos = System.nanoTime();
         BodyWriter writer;
         boolean requestEnded;
         boolean responseWritten;
@@ -142,9 +149,6 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                     finishIfDone();
                 }
             }
-            if (msg instanceof Http2ResetFrame) {
-                abandon();
-            }
         } finally {
             ReferenceCountUtil.release(msg);
         }
@@ -167,6 +171,18 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             current.writer.writabilityChanged();
         }
         ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        // The stream multiplexer hands a stream its RST_STREAM as an event, not a read.
+        if (event instanceof Http2ResetFrame) {
+            if (current != null && resets != null) {
+                resets.reset(current.startNanos, System.nanoTime());
+            }
+            abandon();
+        }
+        ctx.fireUserEventTriggered(event);
     }
 
     @Override
@@ -203,9 +219,13 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         current = new Current(body, (http2 || HttpUtil.isKeepAlive(head)) && refused.isEmpty(),
                 head.method().name().equals("HEAD"), upgrade);
         onExchange.run();
+        if (resets != null) {
+            resets.opened();
+        }
         Current exchange = current;
         if (refused.isPresent()) {
             LOG.info("refusing a request from {}: {}", channel.remoteAddress(), refused.get().getMessage());
+            limits.hit(Http1Framing.limit(refused.get().error()));
             respond(exchange, ErrorResponses.respond(HttpRequest.create(), refused.get(), origin.service(), ""));
             return;
         }

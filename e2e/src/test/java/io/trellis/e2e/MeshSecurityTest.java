@@ -404,6 +404,36 @@ class MeshSecurityTest {
     }
 
     @Test
+    void malformedHttp2RequestsFailTheirStreamOnly() throws Exception {
+        // Issue 12, item 13: h2 values with CR/LF were truncated, not refused; a host header beside :authority won at
+        // the app; a content-length that did not match the DATA was accepted; malformed requests got a connection
+        // GOAWAY instead of a stream error. Each case on its own stream, then a well-formed request on the same
+        // connection, on the app-facing h2c port and on the mTLS port (python3-h2 with its own checks off).
+        String script = MeshHarness.peers().resolve("h2_malformed.py").toString();
+        java.util.List<String[]> targets = java.util.List.of(
+                new String[] {"127.0.0.1", Integer.toString(web.outboundPort()), "h2c"},
+                new String[] {echo.address(), Integer.toString(echo.inboundPort()), webCertificates().toString()});
+        for (String[] target : targets) {
+            PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(90), "/usr/bin/python3", script, target[0],
+                    target[1], target[2], "echo");
+            java.util.Map<String, String> outcomes = new java.util.LinkedHashMap<>();
+            for (String line : out.text().split("\n")) {
+                if (line.startsWith("{")) {
+                    JsonNode report = MeshHarness.JSON.readTree(line);
+                    outcomes.put(report.get("case").asText(), report.get("outcome").asText());
+                }
+            }
+            assertThat(outcomes).as(out.text()).hasSize(9);
+            outcomes.forEach((name, outcome) -> assertThat(outcome).as(target[1] + " " + name)
+                    .isEqualTo(name.equals("well-formed-after") ? "status 200" : "reset 1"));
+        }
+        assertThat(web.metric("trellis_limit_hits_total{direction=\"outbound\",limit=\"malformed-http2\"}"))
+                .isGreaterThanOrEqualTo(6);
+        assertThat(echo.metric("trellis_limit_hits_total{direction=\"inbound\",limit=\"malformed-http2\"}"))
+                .isGreaterThanOrEqualTo(6);
+    }
+
+    @Test
     void elevenHundredIdleConnectionsNeitherBlockNewOnesNorStay() throws Exception {
         // Issue 12, item 6: about 1,024 idle connections to the outbound listener made new connections time out.
         java.util.List<java.net.Socket> idle = new java.util.ArrayList<>();

@@ -20,6 +20,12 @@ public enum Limit {
     HEADERS_TOO_LARGE("headers-too-large"),
     /** An HTTP/1.1 head refused for its framing (400: obs-fold, bare LF, ambiguous transfer codings). */
     MALFORMED_HTTP1("malformed-http1"),
+    /**
+     * A malformed HTTP/2 request (a value with CR, LF or NUL, {@code :authority} and {@code host} that disagree, DATA
+     * that does not add up to its {@code content-length}, a missing pseudo-header): its stream is reset
+     * {@code PROTOCOL_ERROR}.
+     */
+    MALFORMED_HTTP2("malformed-http2"),
     /** Too many PING and SETTINGS frames on an HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM). */
     CONTROL_FRAMES("control-frames"),
     /** Too many streams reset by the caller right after it opened them (Rapid Reset; GOAWAY ENHANCE_YOUR_CALM). */

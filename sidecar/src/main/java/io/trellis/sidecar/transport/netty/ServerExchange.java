@@ -196,8 +196,24 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.debug("HTTP exchange on {} failed: {}", ctx.channel(), cause.toString());
+        if (http2 && malformed(cause)) {
+            // A malformed request (RFC 9113 section 8.1.1: a value with CR, LF or NUL, :authority and host that
+            // disagree, DATA that does not add up to its content-length, a missing pseudo-header) is its stream's
+            // PROTOCOL_ERROR, never its connection's.
+            limits.hit(Limit.MALFORMED_HTTP2);
+            ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
+                    io.netty.handler.codec.http2.Http2Error.PROTOCOL_ERROR));
+        }
         abandon();
         ctx.close();
+    }
+
+    /** True for what Netty's codecs raise for a malformed HTTP/2 request (its frames or their conversion). */
+    private static boolean malformed(Throwable cause) {
+        Throwable inner = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        return inner instanceof io.netty.handler.codec.http2.Http2Exception.StreamException
+                || cause instanceof io.netty.handler.codec.DecoderException;
     }
 
     private void start(io.netty.handler.codec.http.HttpRequest head) {

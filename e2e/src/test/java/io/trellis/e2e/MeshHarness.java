@@ -256,6 +256,16 @@ final class MeshHarness implements AutoCloseable {
         return URI.create("http://127.0.0.1:" + apiPort + path);
     }
 
+    /** POST of a JSON body on the control-plane API, with the admin token. */
+    HttpResponse<String> post(String path, String json) throws IOException {
+        return send("POST", path, json);
+    }
+
+    /** The control plane's gRPC port. */
+    int grpcPort() {
+        return grpcPort;
+    }
+
     private HttpResponse<String> send(String method, String path, String json) throws IOException {
         return exchange(HttpRequest.newBuilder(api(path)).header("Authorization", "Bearer " + adminToken)
                 .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json)).build());

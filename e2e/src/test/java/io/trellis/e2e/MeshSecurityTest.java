@@ -84,14 +84,7 @@ class MeshSecurityTest {
 
     /** A directory with web's key and chain (client.pem, client.key) and the trust bundle (ca.pem), for peer tools. */
     private Path webCertificates() throws java.io.IOException {
-        Path certs = mesh.work().resolve("web-certs");
-        java.nio.file.Files.createDirectories(certs);
-        Path state = mesh.work().resolve("state-web-" + web.address());
-        for (String[] copy : new String[][] {{"identity.pem", "client.pem"}, {"identity.pem", "client.key"},
-                {"trust-bundle.pem", "ca.pem"}}) {
-            java.nio.file.Files.copy(state.resolve(copy[0]), certs.resolve(copy[1]), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        }
-        return certs;
+        return web.certificatesForPeerTools();
     }
 
     @Test

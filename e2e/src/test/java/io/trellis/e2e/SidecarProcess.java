@@ -161,4 +161,19 @@ final class SidecarProcess {
     Path stateDir() {
         return Path.of(args.get(args.indexOf("--state-dir") + 1));
     }
+
+    /**
+     * A directory with this sidecar's key and chain ({@code client.pem}, {@code client.key}) and the trust bundle
+     * ({@code ca.pem}), as openssl and python3-h2 take them: to act as this identity with a peer tool.
+     */
+    Path certificatesForPeerTools() throws IOException {
+        Path certs = harness.work().resolve(service + "-certs");
+        java.nio.file.Files.createDirectories(certs);
+        for (String[] copy : new String[][] {{"identity.pem", "client.pem"}, {"identity.pem", "client.key"},
+                {"trust-bundle.pem", "ca.pem"}}) {
+            java.nio.file.Files.copy(stateDir().resolve(copy[0]), certs.resolve(copy[1]),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return certs;
+    }
 }

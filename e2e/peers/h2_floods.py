@@ -9,6 +9,9 @@
   control HOST PORT DIR N KIND    N PING or SETTINGS frames (KIND ping|settings), never reading the acknowledgements the
                                   server queues (CVE-2019-9512 / -9515), at most 20 s
   empty-data HOST PORT DIR N      one stream, then N DATA frames with no payload (CVE-2019-9518), at most 20 s
+  streams HOST PORT DIR N AUTHORITY
+                                  N requests for /slow?ms=3000 at once, above the server's advertised stream limit;
+                                  prints the limit and how many were refused (REFUSED_STREAM) or answered, at most 20 s
 Prints one line: what was sent and how the server reacted ("goaway" with its error code, "closed", or "nothing").
 DIR holds client.pem, client.key and ca.pem; DIR "-" connects without a client certificate (and does not check the
 server's); DIR "h2c" speaks plaintext HTTP/2 with prior knowledge (an app-facing port). Every loop is bounded in
@@ -22,6 +25,7 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 import hyperframe.frame
 
 
@@ -153,6 +157,45 @@ def rapid_reset(host, port, certs, count, authority="backend"):
     print("rapid-reset: sent %d HEADERS+RST_STREAM pairs in %.1f s; server: %s" % (sent, time.monotonic() - start, outcome))
 
 
+def streams(host, port, certs, count, authority):
+    """Opens count streams for /slow?ms=3000 at once, never ending them early: how many the server refused."""
+    sock, conn = connect(host, port, certs)
+    headers = [(":method", "GET"), (":scheme", "https"), (":path", "/slow?ms=3000"), (":authority", authority)]
+    conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100})
+    sock.sendall(conn.data_to_send())
+    advertised, refused, answered, start = None, 0, 0, time.monotonic()
+    # Read the server's SETTINGS first, then open the streams without regard to its limit (as an attacker would).
+    while advertised is None and time.monotonic() - start < 5:
+        for event in conn.receive_data(sock.recv(65536)):
+            if isinstance(event, h2.events.RemoteSettingsChanged):
+                changed = event.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
+                advertised = changed.new_value if changed else "unlimited"
+        sock.sendall(conn.data_to_send())
+    conn.remote_settings.max_concurrent_streams = 2 ** 31 - 1
+    conn.remote_settings.acknowledge()
+    for _ in range(count):
+        conn.send_headers(conn.get_next_available_stream_id(), headers, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    sock.settimeout(1)
+    while answered + refused < count and time.monotonic() - start < 20:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.StreamReset) and event.error_code == 7:
+                refused += 1
+            elif isinstance(event, h2.events.StreamEnded):
+                answered += 1
+            elif isinstance(event, h2.events.DataReceived):
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        sock.sendall(conn.data_to_send())
+    print("streams: advertised %s; opened %d; refused %d; answered %d in %.1f s"
+          % (advertised, count, refused, answered, time.monotonic() - start))
+
+
 def flood(what, host, port, certs, count, frame_of):
     """Sends count frames made by frame_of(i), in batches, without reading; prints how the server reacted."""
     try:
@@ -203,6 +246,8 @@ if __name__ == "__main__":
         control(host, port, certs, amount, sys.argv[6])
     elif mode == "empty-data":
         empty_data(host, port, certs, amount)
+    elif mode == "streams":
+        streams(host, port, certs, amount, sys.argv[6])
     elif mode == "rapid-reset":
         rapid_reset(host, port, certs, amount, *sys.argv[6:7])
     else:

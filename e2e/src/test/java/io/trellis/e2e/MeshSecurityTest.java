@@ -427,6 +427,21 @@ class MeshSecurityTest {
     }
 
     @Test
+    void streamsBeyondAConnectionsLimitAreRefusedAndTheOthersServed() throws Exception {
+        // Issue 12, "what to build": concurrent streams per connection. There was no SETTINGS_MAX_CONCURRENT_STREAMS:
+        // one connection could hold any number of requests. Now 1,000; those beyond get REFUSED_STREAM (retriable).
+        String flood = MeshHarness.peers().resolve("h2_floods.py").toString();
+        PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(60), "/usr/bin/python3", flood, "streams", "127.0.0.1",
+                Integer.toString(web.outboundPort()), "h2c", "1100", "echo");
+
+        assertThat(out.text()).as(out.text()).contains("advertised 1000;");
+        int refused = Integer.parseInt(out.text().replaceAll("(?s).*refused (\\d+);.*", "$1"));
+        int answered = Integer.parseInt(out.text().replaceAll("(?s).*answered (\\d+) .*", "$1"));
+        assertThat(refused).as(out.text()).isEqualTo(100);
+        assertThat(answered).as(out.text()).isEqualTo(1_000);
+    }
+
+    @Test
     void elevenHundredIdleConnectionsNeitherBlockNewOnesNorStay() throws Exception {
         // Issue 12, item 6: about 1,024 idle connections to the outbound listener made new connections time out.
         java.util.List<java.net.Socket> idle = new java.util.ArrayList<>();

@@ -5,7 +5,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * Routing rules for calls to one service; the first rule whose match fits wins. A rule splits traffic
@@ -74,7 +73,10 @@ public record RouteSpec(String service, List<Rule> rules) implements Spec {
         }
     }
 
-    /** Exactly one of exact, prefix or regex (a Java regular expression matched against the whole value). */
+    /**
+     * Exactly one of exact, prefix or regex (RE2 syntax, as Envoy's, matched against the whole value in linear time:
+     * no backreferences or lookaround).
+     */
     public record StringMatch(String exact, String prefix, String regex) {
         void validate(Validation v, String at) {
             int set = (exact != null ? 1 : 0) + (prefix != null ? 1 : 0) + (regex != null ? 1 : 0);
@@ -84,9 +86,9 @@ public record RouteSpec(String service, List<Rule> rules) implements Spec {
             }
             if (regex != null) {
                 try {
-                    Pattern.compile(regex);
-                } catch (PatternSyntaxException e) {
-                    v.error(at + ".regex", "'" + regex + "' (expected a valid regular expression: "
+                    com.google.re2j.Pattern.compile(regex);
+                } catch (com.google.re2j.PatternSyntaxException e) {
+                    v.error(at + ".regex", "'" + regex + "' (expected an RE2 regular expression: "
                             + e.getDescription() + ")");
                 }
             }

@@ -1,5 +1,7 @@
 package io.trellis.sidecar.config;
 
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
 import io.trellis.certs.InvalidSpiffeIdException;
 import io.trellis.certs.Pem;
 import io.trellis.certs.SpiffeId;
@@ -16,8 +18,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * The one place proto config becomes domain config. A snapshot is accepted whole or rejected whole with a

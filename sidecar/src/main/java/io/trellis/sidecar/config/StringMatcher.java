@@ -1,8 +1,12 @@
 package io.trellis.sidecar.config;
 
-import java.util.regex.Pattern;
+import com.google.re2j.Pattern;
 
-/** A match on a string value (path or header): exact, prefix or a full-string regex. Immutable. */
+/**
+ * A match on a string value (path or header): exact, prefix or a full-string regex. Regexes are RE2 (as Envoy's),
+ * matched in time linear in the value: a pattern such as {@code (a+)+$} cannot make a request path cost a core.
+ * Immutable.
+ */
 public sealed interface StringMatcher {
     /** True when {@code value} (never null) matches. */
     boolean matches(String value);

@@ -179,6 +179,26 @@ class SnapshotTranslatorTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(30)
+    void routeRegexesAreRe2SoNoPathCanMakeThemBacktrack() throws Exception {
+        // Found by SnapshotTranslatorFuzzTest (Jazzer's regex-injection sanitizer): route regexes were compiled with
+        // java.util.regex, whose backtracking takes exponential time on (a+)+$ against "aaa...a!", and every request
+        // path is matched against them. With java.util.regex this test does not end.
+        RoutingTable table = translator.translate(snapshot().addRoutes(ServiceRoutes.newBuilder().setService("inventory")
+                .setNamespace("default").addRules(RouteRule.newBuilder().setMatch(RouteMatch.newBuilder()
+                        .setPath(StringMatch.newBuilder().setRegex("/(a+)+$"))))).build());
+        io.trellis.sidecar.config.RouteRule rule = table.rulesFor(table.resolve("inventory", "default").orElseThrow().name()).get(0);
+
+        assertThat(rule.path().matches("/" + "a".repeat(64) + "!")).isFalse();
+        assertThat(rule.path().matches("/aaaa")).isTrue();
+        Snapshot backreference = snapshot().addRoutes(ServiceRoutes.newBuilder().setService("inventory").setNamespace("default")
+                .addRules(RouteRule.newBuilder().setMatch(RouteMatch.newBuilder().setPath(StringMatch.newBuilder()
+                        .setRegex("/(a)\\1"))))).build();
+        assertThatThrownBy(() -> translator.translate(backreference)).isInstanceOf(InvalidSnapshotException.class)
+                .hasMessageStartingWith("routes[0].rules[0].match.path.regex: /(a)\\1");
+    }
+
+    @Test
     void rejectsAMeshEndpointWithoutAValidIdentity() {
         Snapshot bad = snapshot().addClusters(Cluster.newBuilder().setService("billing").setNamespace("default")
                 .addEndpoints(Endpoint.newBuilder().setAddress("127.0.0.9").setPort(15006).setIdentity("billing"))).build();

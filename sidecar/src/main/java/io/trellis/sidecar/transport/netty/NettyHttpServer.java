@@ -61,6 +61,12 @@ public final class NettyHttpServer implements Drainable {
     private static final Duration IDLE = Duration.ofMinutes(5);
     /** How long an HTTP/1.1 request head may take from its first byte (slowloris), and a new connection its first bytes. */
     static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; Netty refuses those beyond
+     * with REFUSED_STREAM, which callers may retry). A calling sidecar queues what is beyond it; an app's client
+     * honours it as HTTP/2 requires.
+     */
+    static final int MAX_STREAMS = 1_000;
     /** RST_STREAM frames a connection may send per window before it is closed (CVE-2023-44487). */
     private static final int MAX_RESETS = 2_000;
     private static final int RESET_WINDOW_SECONDS = 30;
@@ -254,7 +260,7 @@ public final class NettyHttpServer implements Drainable {
             PrematureResets resets = session == null ? new PrematureResets(connection, limits) : null;
             pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
                     .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings()
-                            .maxHeaderListSize(limits.maxHeaderBytes()))
+                            .maxHeaderListSize(limits.maxHeaderBytes()).maxConcurrentStreams(MAX_STREAMS))
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());
             pipeline.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override

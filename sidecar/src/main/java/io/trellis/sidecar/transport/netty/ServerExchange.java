@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ServerExchange extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(ServerExchange.class);
+    /** How long a closing HTTP/1.1 connection drops what its caller still sends before it closes. */
+    private static final java.time.Duration LINGER = java.time.Duration.ofSeconds(2);
 
     private final boolean http2;
     private final PekkoHttp.Origin origin;
@@ -61,6 +63,8 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
      * read's worth.
      */
     private final java.util.ArrayDeque<Object> held = new java.util.ArrayDeque<>();
+    /** The answer is out and the connection closing: what the caller still sends is dropped ({@link #closeLingering}). */
+    private boolean lingering;
 
     /**
      * @param origin how the requests arrived (TLS session, peer address), for the request's attributes
@@ -93,6 +97,9 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         final String upgrade;
         final long startNanos = System.nanoTime();
         BodyWriter writer;
+        boolean responseStarted;
+        /** The head was refused (its answer is the refusal): what the decoder makes of the rest does not matter. */
+        boolean refused;
         boolean requestEnded;
         boolean responseWritten;
 
@@ -113,6 +120,10 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (lingering) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         if (!http2 && msg instanceof io.netty.handler.codec.http.HttpObject
                 && (!held.isEmpty() || current != null && current.requestEnded && current.upgrade == null)) {
             held.add(msg);
@@ -134,6 +145,12 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                 // The upgrade request's head is all its HTTP: what follows is the new protocol's, read raw.
                 if (content instanceof LastHttpContent) {
                     ctx.pipeline().get(HttpServerCodec.class).removeInboundHandler();
+                }
+                return;
+            }
+            if (msg instanceof HttpContent content && current != null && content.decoderResult().isFailure()) {
+                if (!current.refused) {
+                    malformedBody(current, content.decoderResult().cause());
                 }
                 return;
             }
@@ -240,6 +257,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         }
         Current exchange = current;
         if (refused.isPresent()) {
+            exchange.refused = true;
             LOG.info("refusing a request from {}: {}", channel.remoteAddress(), refused.get().getMessage());
             limits.hit(Http1Framing.limit(refused.get().error()));
             respond(exchange, ErrorResponses.respond(HttpRequest.create(), refused.get(), origin.service(), ""));
@@ -278,6 +296,32 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             response.discardEntityBytes(materializer);
             return;
         }
+        write(exchange, response);
+    }
+
+    /**
+     * An HTTP/1.1 request body the decoder could not frame (a chunk size that is not hex, a chunk not followed by
+     * CRLF): Netty reads nothing more from the connection, so what came before must not pass for the whole body. The
+     * pipeline drops its work (the app's request is abandoned, never completed), the caller gets {@code bad-request}
+     * unless its answer has begun, and the connection closes.
+     */
+    private void malformedBody(Current exchange, Throwable cause) {
+        LOG.info("refusing a request from {}: malformed body: {}", channel.remoteAddress(), cause.getMessage());
+        limits.hit(Limit.MALFORMED_HTTP1);
+        exchange.abandoned.complete(null);
+        if (exchange.requestBody != null) {
+            exchange.requestBody.fail(new java.io.IOException("malformed request body: " + cause.getMessage()));
+        }
+        if (exchange.responseStarted) {
+            channel.close();
+            return;
+        }
+        write(exchange, ErrorResponses.respond(HttpRequest.create(), new ProxyException(ProxyError.BAD_REQUEST,
+                "malformed request body: " + cause.getMessage()), origin.service(), ""));
+    }
+
+    private void write(Current exchange, HttpResponse response) {
+        exchange.responseStarted = true;
         if (exchange.upgrade != null && response.status().intValue() == 200 && Upgrades.marked(response).isPresent()) {
             switchProtocols(exchange, response);
             return;
@@ -370,7 +414,11 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                 // Whoever streams the request on (a peer stream) must see it end: it ends with the connection.
                 exchange.requestBody.fail(new java.io.IOException("the response ended before the request"));
             }
-            channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            if (exchange.requestEnded) {
+                channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                closeLingering();
+            }
             return;
         }
         current = null;
@@ -385,6 +433,33 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         if (held.isEmpty() && (current == null || !current.requestEnded)) {
             channel.read();
         }
+    }
+
+    /**
+     * Closes a connection whose caller is still sending (a refused head, a body not read to its end) the way nginx's
+     * lingering close does: the answer is sent and the sending side shut, then what the caller still sends is read and
+     * dropped for at most {@link #LINGER}, so that closing with unread bytes does not make the kernel reset the
+     * connection and throw away the answer before the caller read it.
+     */
+    private void closeLingering() {
+        lingering = true;
+        held.forEach(ReferenceCountUtil::release);
+        held.clear();
+        if (!(channel instanceof io.netty.channel.socket.DuplexChannel duplex)) {
+            channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        channel.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(written -> {
+            if (!written.isSuccess()) {
+                channel.close();
+                return;
+            }
+            duplex.shutdownOutput();
+            channel.eventLoop().schedule(() -> {
+                channel.close();
+            }, LINGER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            channel.config().setAutoRead(true);
+        });
     }
 
     /** The caller went away before its response ended. */

@@ -10,13 +10,10 @@ import io.micronaut.http.annotation.Consumes;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.Post;
-import io.trellis.controlplane.resource.DurationText;
-import io.trellis.controlplane.resource.InvalidResourceException;
 import io.trellis.controlplane.resource.ResourceCodec;
 import io.trellis.controlplane.resource.Validation;
 import io.trellis.controlplane.token.JoinTokenAuthenticator;
 import io.trellis.controlplane.token.MintedToken;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
 
@@ -40,32 +37,13 @@ final class TokenController {
     @Post
     @Consumes(MediaType.APPLICATION_JSON)
     HttpResponse<byte[]> mint(HttpRequest<?> request, @Body byte[] body) {
-        JsonNode node;
-        try {
-            node = codec.json().readTree(body);
-        } catch (IOException e) {
-            throw InvalidResourceException.of("body", "not valid JSON");
-        }
         Validation v = new Validation();
-        if (node == null || !node.isObject()) {
-            v.error("body", "not a JSON object (expected namespace, serviceAccount, ttl, singleUse)");
-            v.throwIfInvalid();
-        }
-        node.fieldNames().forEachRemaining(f -> v.check(FIELDS.contains(f), f, "unknown field", "one of " + FIELDS));
+        JsonNode node = TokenRequest.object(codec, body, FIELDS, v);
         String namespace = node.path("namespace").asText(null);
         String serviceAccount = node.path("serviceAccount").asText(null);
         v.dnsLabel(namespace, "namespace");
         v.dnsLabel(serviceAccount, "serviceAccount");
-        Duration ttl = Duration.ofHours(1);
-        if (node.has("ttl")) {
-            try {
-                ttl = DurationText.parse(node.get("ttl").asText());
-                v.check(!ttl.isZero() && ttl.compareTo(JoinTokenAuthenticator.MAX_TTL) <= 0, "ttl",
-                        node.get("ttl").asText(), "> 0s and <= 720h");
-            } catch (IllegalArgumentException e) {
-                v.error("ttl", e.getMessage());
-            }
-        }
+        Duration ttl = TokenRequest.ttl(node, Duration.ofHours(1), JoinTokenAuthenticator.MAX_TTL, "720h", v);
         JsonNode singleUse = node.get("singleUse");
         v.check(singleUse == null || singleUse.isBoolean(), "singleUse", singleUse, "true or false");
         v.throwIfInvalid();

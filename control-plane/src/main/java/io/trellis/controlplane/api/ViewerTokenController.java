@@ -12,12 +12,9 @@ import io.micronaut.http.annotation.Delete;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Post;
 import io.micronaut.http.annotation.Produces;
-import io.trellis.controlplane.resource.DurationText;
-import io.trellis.controlplane.resource.InvalidResourceException;
 import io.trellis.controlplane.resource.ResourceCodec;
 import io.trellis.controlplane.resource.Validation;
 import io.trellis.controlplane.token.ViewerTokens;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
@@ -44,30 +41,11 @@ final class ViewerTokenController {
     @Post
     @Consumes(MediaType.APPLICATION_JSON)
     HttpResponse<?> mint(HttpRequest<?> request, @Body byte[] body) {
-        JsonNode node;
-        try {
-            node = codec.json().readTree(body);
-        } catch (IOException e) {
-            throw InvalidResourceException.of("body", "not valid JSON");
-        }
         Validation v = new Validation();
-        if (node == null || !node.isObject()) {
-            v.error("body", "not a JSON object (expected name, ttl)");
-            v.throwIfInvalid();
-        }
-        node.fieldNames().forEachRemaining(f -> v.check(FIELDS.contains(f), f, "unknown field", "one of " + FIELDS));
+        JsonNode node = TokenRequest.object(codec, body, FIELDS, v);
         String name = node.path("name").asText(null);
         v.dnsLabel(name, "name");
-        Duration ttl = DEFAULT_TTL;
-        if (node.has("ttl")) {
-            try {
-                ttl = DurationText.parse(node.get("ttl").asText());
-                v.check(!ttl.isZero() && ttl.compareTo(ViewerTokens.MAX_TTL) <= 0, "ttl", node.get("ttl").asText(),
-                        "> 0s and <= 8760h");
-            } catch (IllegalArgumentException e) {
-                v.error("ttl", e.getMessage());
-            }
-        }
+        Duration ttl = TokenRequest.ttl(node, DEFAULT_TTL, ViewerTokens.MAX_TTL, "8760h", v);
         v.throwIfInvalid();
         return respond(request, HttpStatus.CREATED, tokens.mint(name, ttl));
     }

@@ -25,6 +25,10 @@ final class ApiAuthFilter {
     private static final Set<HttpMethod> READS = Set.of(HttpMethod.GET, HttpMethod.HEAD);
     private static final String PUBLIC_PATH = "/api/v1/ca/bundle";
     private static final String ROLE = "trellis.api.role";
+    private static final String VIEWER_CANNOT = "a viewer token may only read; this needs the admin token";
+
+    private enum Role { ADMIN, VIEWER }
+
     private final AdminToken admin;
     private final ViewerTokens viewers;
 
@@ -67,10 +71,6 @@ final class ApiAuthFilter {
         request.setAttribute(ROLE, Role.VIEWER);
         return null;
     }
-
-    private static final String VIEWER_CANNOT = "a viewer token may only read; this needs the admin token";
-
-    private enum Role { ADMIN, VIEWER }
 
     /** The 403 for a controller's read that only the admin may make, or null when the caller is the admin. */
     @Nullable

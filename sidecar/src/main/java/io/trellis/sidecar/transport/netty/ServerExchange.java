@@ -455,9 +455,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                 return;
             }
             duplex.shutdownOutput();
-            channel.eventLoop().schedule(() -> {
-                channel.close();
-            }, LINGER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            channel.eventLoop().schedule((Runnable) channel::close, LINGER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
             channel.config().setAutoRead(true);
         });
     }

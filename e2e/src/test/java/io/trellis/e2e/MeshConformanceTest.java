@@ -494,6 +494,35 @@ class MeshConformanceTest {
         assertThat(Curl.run("http://127.0.0.1:" + web.upstreamPort("lengths") + "/after-bad-chunk").status()).isEqualTo(200);
     }
 
+    @Test
+    void aRequestBodyThatStallsIsTheCallersRequestTimeoutAndCountsAgainstNoOne() throws Exception {
+        // Issue 12, "body-idle timeout": a small body (buffered for retries) that stopped after 10 of its 100 bytes
+        // was answered after 30 s with 502 upstream-reset, a fault held against the upstream. It is now the caller's
+        // 408 request-timeout after the destination's streamIdle.
+        mesh.apply("""
+                kind: TrafficPolicy
+                metadata: {name: lengths-idle, namespace: default}
+                spec: {service: lengths, timeouts: {streamIdle: 2s}}
+                """);
+        try {
+            Thread.sleep(2_000); // the snapshot reaches web
+            double resetsBefore = web.metricSum("trellis_errors_total", "code=\"upstream-reset\"");
+            String answer;
+            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", web.upstreamPort("lengths"))) {
+                socket.setSoTimeout(20_000);
+                socket.getOutputStream().write(("POST /stalled HTTP/1.1\r\nHost: lengths\r\nContent-Length: 100\r\n\r\n"
+                        + "0123456789").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+            }
+
+            assertThat(answer).startsWith("HTTP/1.1 408 ").containsIgnoringCase("trellis-error: request-timeout");
+            assertThat(web.metricSum("trellis_errors_total", "code=\"upstream-reset\"")).isEqualTo(resetsBefore);
+            assertThat(log("lengths-app")).doesNotContain("/stalled");
+        } finally {
+            mesh.delete("trafficpolicies", "lengths-idle");
+        }
+    }
+
     private JsonNode recorded(String app, String path) throws IOException {
         JsonNode found = null;
         for (String line : log(app).split("\n")) {

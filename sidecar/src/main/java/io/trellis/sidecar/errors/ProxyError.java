@@ -35,6 +35,11 @@ public enum ProxyError {
     IDENTITY_UNAVAILABLE("identity-unavailable", 503, GrpcStatus.UNAVAILABLE),
     /** No Kafka broker is configured, or none acknowledged an event in time (it may or may not have been written). */
     BROKER_UNAVAILABLE("broker-unavailable", 503, GrpcStatus.UNAVAILABLE),
+    /**
+     * The caller stopped sending its request body (no byte for the destination's {@code streamIdle}, or not all of a
+     * small body within 30 s, while it is buffered for retries): its fault, never held against the upstream.
+     */
+    REQUEST_TIMEOUT("request-timeout", 408, GrpcStatus.DEADLINE_EXCEEDED),
     /** The request body is larger than the sidecar accepts for this operation. */
     PAYLOAD_TOO_LARGE("payload-too-large", 413, GrpcStatus.RESOURCE_EXHAUSTED),
     /**

@@ -2,6 +2,8 @@ package io.trellis.sidecar.outbound;
 
 import io.trellis.sidecar.config.Backoff;
 import io.trellis.sidecar.config.ClusterPolicy;
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
 import io.trellis.sidecar.pipeline.Stage;
 import io.trellis.sidecar.resilience.RetryRule;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
@@ -61,7 +63,7 @@ final class RetryStage implements Stage<OutboundCall> {
         if (policy.attempts() == 0) {
             return next.handle(call.attempt(0, call.request()));
         }
-        return replayable(call.request(), policy.maxBufferedBody())
+        return replayable(call, policy.maxBufferedBody())
                 .thenCompose(body -> new Attempts(call, next, policy, body).start());
     }
 
@@ -70,14 +72,29 @@ final class RetryStage implements Stage<OutboundCall> {
      * (chunked, or HTTP/2 without content-length, as every gRPC call) is recorded while the first attempt sends it, so
      * that it can be replayed if it ends within the limit, as Envoy does; a larger body streams once.
      */
-    private CompletionStage<Body> replayable(HttpRequest request, long maxBuffered) {
+    private CompletionStage<Body> replayable(OutboundCall call, long maxBuffered) {
+        HttpRequest request = call.request();
         HttpEntity entity = request.entity();
         if (entity.isKnownEmpty() || entity.isStrict()) {
             return CompletableFuture.completedFuture(new Body(request, null, null));
         }
         if (entity.getContentLengthOption().isPresent() && entity.getContentLengthOption().getAsLong() <= maxBuffered) {
-            return PekkoFutures.direct(entity.toStrict(BUFFERING_LIMIT.toMillis(), materializer))
-                    .thenApply(strict -> new Body(request.withEntity(strict), null, null));
+            // Buffering waits on the caller alone: a body that stalls (no byte for streamIdle) or takes longer than
+            // the limit is the caller's request-timeout, never the upstream's fault.
+            Duration idle = call.cluster().timeouts().streamIdle();
+            HttpEntity watched = BodyStreams.mapRequest(request, BodyStreams.idleTimeout(idle)).entity();
+            return PekkoFutures.direct(watched.toStrict(BUFFERING_LIMIT.toMillis(), materializer))
+                    .handle((strict, failure) -> {
+                        if (failure == null) {
+                            return new Body(request.withEntity(strict), null, null);
+                        }
+                        if (call.abandoned().toCompletableFuture().isDone()) {
+                            throw new ProxyException(ProxyError.CLIENT_ABORTED, "the caller went away while sending its body");
+                        }
+                        throw new ProxyException(ProxyError.REQUEST_TIMEOUT, "the request body of "
+                                + entity.getContentLengthOption().getAsLong() + " bytes did not arrive (no byte for "
+                                + idle.toMillis() + " ms, or not all within " + BUFFERING_LIMIT.toSeconds() + " s)");
+                    });
         }
         BodyStreams.Recording recording = entity.getContentLengthOption().isEmpty() ? new BodyStreams.Recording(maxBuffered) : null;
         AtomicBoolean read = new AtomicBoolean();

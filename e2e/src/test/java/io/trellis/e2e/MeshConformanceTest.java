@@ -499,13 +499,20 @@ class MeshConformanceTest {
         // Issue 12, "body-idle timeout": a small body (buffered for retries) that stopped after 10 of its 100 bytes
         // was answered after 30 s with 502 upstream-reset, a fault held against the upstream. It is now the caller's
         // 408 request-timeout after the destination's streamIdle.
+        double version = web.metric("trellis_config_version");
         mesh.apply("""
                 kind: TrafficPolicy
                 metadata: {name: lengths-idle, namespace: default}
                 spec: {service: lengths, timeouts: {streamIdle: 2s}}
                 """);
         try {
-            Thread.sleep(2_000); // the snapshot reaches web
+            MeshHarness.await(Duration.ofSeconds(20), "web to apply the 2 s streamIdle", () -> {
+                try {
+                    return web.metric("trellis_config_version") > version;
+                } catch (IOException notYet) {
+                    return false;
+                }
+            });
             double resetsBefore = web.metricSum("trellis_errors_total", "code=\"upstream-reset\"");
             String answer;
             try (java.net.Socket socket = new java.net.Socket("127.0.0.1", web.upstreamPort("lengths"))) {

@@ -227,9 +227,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
 
     /** True for what Netty's codecs raise for a malformed HTTP/2 request (its frames or their conversion). */
     private static boolean malformed(Throwable cause) {
-        Throwable inner = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
-                ? cause.getCause() : cause;
-        return inner instanceof io.netty.handler.codec.http2.Http2Exception.StreamException
+        return cause instanceof io.netty.handler.codec.http2.Http2Exception.StreamException
                 || cause instanceof io.netty.handler.codec.DecoderException;
     }
 

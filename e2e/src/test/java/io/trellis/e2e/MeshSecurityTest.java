@@ -340,7 +340,9 @@ class MeshSecurityTest {
         PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(60), "/usr/bin/python3", flood, "rapid-reset", host,
                 Integer.toString(port), certs, "20000", "echo");
 
-        assertThat(out.text()).as(direction).contains("server: goaway 11");
+        // GOAWAY ENHANCE_YOUR_CALM, or the close after it when the flood was still being sent (the kernel's reset then
+        // discards the GOAWAY before python3-h2 reads it); which limit cut it is asserted by its metric below.
+        assertThat(out.text()).as(direction).containsPattern("server: (goaway 11|closed)");
         // Each request the listener started before it ended the connection was abandoned, and is counted so.
         MeshHarness.await(Duration.ofSeconds(10), "the aborts to be counted", () -> {
             try {

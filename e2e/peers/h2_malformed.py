@@ -5,8 +5,8 @@ connection: what a server does with each, and whether the connection survives th
   h2_malformed.py HOST PORT DIR AUTHORITY
 
 DIR holds client.pem, client.key and ca.pem for mTLS, or is "h2c" for plaintext HTTP/2 with prior knowledge. Prints
-one JSON line per case: {"case": ..., "outcome": "status 200" | "reset N" | "goaway N" | "closed" | "nothing"}.
-Each case waits at most 5 s.
+one JSON line per case: {"case": ..., "outcome": "status 200" | "reset N" | "goaway N" | "closed" | "nothing"}
+(a status carries the response's trellis-error, if any: "status 408 request-timeout"). Each case waits at most 5 s.
 """
 import json
 import socket
@@ -37,9 +37,9 @@ def connect(host, port, certs):
     return sock, conn
 
 
-def outcome(sock, conn, stream):
-    """How the server ended stream: its status, a reset, or the connection's end."""
-    deadline = time.monotonic() + 5
+def outcome(sock, conn, stream, wait=5):
+    """How the server ended stream within wait seconds: its status, a reset, or the connection's end."""
+    deadline = time.monotonic() + wait
     status = None
     while time.monotonic() < deadline:
         try:
@@ -56,7 +56,10 @@ def outcome(sock, conn, stream):
             if getattr(event, "stream_id", None) != stream:
                 continue
             if isinstance(event, h2.events.ResponseReceived):
-                status = dict(event.headers).get(b":status", b"?").decode()
+                headers = dict(event.headers)
+                status = headers.get(b":status", b"?").decode()
+                if b"trellis-error" in headers:
+                    status += " " + headers[b"trellis-error"].decode()
             if isinstance(event, h2.events.StreamReset):
                 return "reset %d" % event.error_code
             if isinstance(event, h2.events.DataReceived):

@@ -30,6 +30,7 @@ class MeshConformanceTest {
     private MeshHarness mesh;
     private SidecarProcess web;
     private SidecarProcess ledgerDown;
+    private SidecarProcess lengths;
 
     @BeforeAll
     void startMesh() throws Exception {
@@ -55,7 +56,7 @@ class MeshConformanceTest {
         mesh.startSidecar("flaky", recordingApp("flaky-app"));
         mesh.startSidecar("shop", recordingApp("shop-v1"), "--label", "version=v1");
         mesh.startSidecar("shop", recordingApp("shop-v2"), "--label", "version=v2");
-        mesh.startSidecar("lengths", recordingApp("lengths-app"));
+        lengths = mesh.startSidecar("lengths", recordingApp("lengths-app"));
         // chat: a WebSocket echo server on Debian's python3-websockets.
         int chatApp = MeshHarness.freePort();
         mesh.launchPeer("ws-server", List.of("/usr/bin/python3", WEBSOCKET_PEER.toString(), "server", Integer.toString(chatApp)));
@@ -499,35 +500,107 @@ class MeshConformanceTest {
         // Issue 12, "body-idle timeout": a small body (buffered for retries) that stopped after 10 of its 100 bytes
         // was answered after 30 s with 502 upstream-reset, a fault held against the upstream. It is now the caller's
         // 408 request-timeout after the destination's streamIdle.
-        double version = web.metric("trellis_config_version");
-        mesh.apply("""
-                kind: TrafficPolicy
-                metadata: {name: lengths-idle, namespace: default}
-                spec: {service: lengths, timeouts: {streamIdle: 2s}}
-                """);
-        try {
-            MeshHarness.await(Duration.ofSeconds(20), "web to apply the 2 s streamIdle", () -> {
-                try {
-                    return web.metric("trellis_config_version") > version;
-                } catch (IOException notYet) {
-                    return false;
-                }
-            });
+        withLengthsStreamIdleOf2s(() -> {
             double resetsBefore = web.metricSum("trellis_errors_total", "code=\"upstream-reset\"");
-            String answer;
-            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", web.upstreamPort("lengths"))) {
-                socket.setSoTimeout(20_000);
-                socket.getOutputStream().write(("POST /stalled HTTP/1.1\r\nHost: lengths\r\nContent-Length: 100\r\n\r\n"
-                        + "0123456789").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-                answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
-            }
+
+            String answer = stalledHttp1Body("/stalled-small", 100, 10);
 
             assertThat(answer).startsWith("HTTP/1.1 408 ").containsIgnoringCase("trellis-error: request-timeout");
             assertThat(web.metricSum("trellis_errors_total", "code=\"upstream-reset\"")).isEqualTo(resetsBefore);
-            assertThat(log("lengths-app")).doesNotContain("/stalled");
+            assertThat(log("lengths-app")).doesNotContain("\"path\": \"/stalled-small\"");
+        });
+    }
+
+    @Test
+    void aStreamedRequestBodyThatStallsIsAnsweredAndTheAppsRequestEnded() throws Exception {
+        // Issue 12, "body-idle timeout": a body too large to buffer (1,000,000 bytes) that stopped after 100,000 was
+        // cut after streamIdle, and the caller's connection closed with no answer at all: the sidecar took the
+        // pipeline giving up on the body for the caller going away. It is now answered 408 request-timeout, the
+        // app's request is ended (Python's http.server sees its body end short), and nothing counts against lengths.
+        withLengthsStreamIdleOf2s(() -> {
+            double resetsBefore = web.metricSum("trellis_errors_total", "code=\"upstream-reset\"");
+
+            String answer = stalledHttp1Body("/stalled-large", 1_000_000, 100_000);
+
+            assertThat(answer).startsWith("HTTP/1.1 408 ").containsIgnoringCase("trellis-error: request-timeout")
+                    .containsIgnoringCase("connection: close");
+            assertThat(web.metricSum("trellis_errors_total", "code=\"upstream-reset\"")).isEqualTo(resetsBefore);
+            assertAppSawItsBodyEndShort("/stalled-large");
+        });
+    }
+
+    @Test
+    void aStalledBodyOnTheInboundListenerIsAnsweredOnItsStreamAndTheConnectionServesOn() throws Exception {
+        // Issue 12, "body-idle timeout": the inbound listener had no body-idle bound, so a caller with a mesh
+        // certificate held a stream and the app's request open by never finishing its body. The service's own
+        // streamIdle now bounds it there too: the stalled stream gets 408 request-timeout, the app's request is
+        // ended, and the connection's next stream is served. python3-h2 with web's certificate, straight to lengths.
+        withLengthsStreamIdleOf2s(() -> {
+            PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(60), "/usr/bin/python3",
+                    MeshHarness.peers().resolve("h2_stalled_body.py").toString(), lengths.address(),
+                    Integer.toString(lengths.inboundPort()), web.certificatesForPeerTools().toString(), "lengths",
+                    "/stalled-inbound", "20");
+
+            assertThat(out.text()).contains("{\"case\": \"stalled\", \"outcome\": \"status 408 request-timeout\"}")
+                    .contains("{\"case\": \"after\", \"outcome\": \"status 200\"}");
+            assertAppSawItsBodyEndShort("/stalled-inbound");
+        });
+    }
+
+    /** A test's body, run inside a set-up. */
+    @FunctionalInterface
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code test} while lengths' streamIdle is 2 s, once web and lengths both applied it, and waits for both to
+     * drop it again after (a policy deleted and applied again within the control plane's debounce is no change at all).
+     */
+    private void withLengthsStreamIdleOf2s(Body test) throws Exception {
+        awaitNewSnapshots(() -> mesh.apply("""
+                kind: TrafficPolicy
+                metadata: {name: lengths-idle, namespace: default}
+                spec: {service: lengths, timeouts: {streamIdle: 2s}}
+                """));
+        try {
+            test.run();
         } finally {
-            mesh.delete("trafficpolicies", "lengths-idle");
+            awaitNewSnapshots(() -> mesh.delete("trafficpolicies", "lengths-idle"));
         }
+    }
+
+    /** Runs {@code change} and waits until web and lengths both applied a snapshot newer than before it. */
+    private void awaitNewSnapshots(Body change) throws Exception {
+        double webVersion = web.metric("trellis_config_version");
+        double lengthsVersion = lengths.metric("trellis_config_version");
+        change.run();
+        MeshHarness.await(Duration.ofSeconds(20), "web and lengths to apply the change", () -> {
+            try {
+                return web.metric("trellis_config_version") > webVersion
+                        && lengths.metric("trellis_config_version") > lengthsVersion;
+            } catch (IOException notYet) {
+                return false;
+            }
+        });
+    }
+
+    /** POSTs {@code path} to lengths through web, declaring {@code declared} bytes and sending {@code sent}; the answer. */
+    private String stalledHttp1Body(String path, int declared, int sent) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", web.upstreamPort("lengths"))) {
+            socket.setSoTimeout(20_000);
+            socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: lengths\r\nContent-Length: " + declared
+                    + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(new byte[sent]);
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    /** The app's read of {@code path}'s body ended (it was not left waiting), short of the 1,000,000 bytes declared. */
+    private void assertAppSawItsBodyEndShort(String path) throws Exception {
+        MeshHarness.await(Duration.ofSeconds(10), "lengths-app to see the body of " + path + " end",
+                () -> log("lengths-app").contains("\"path\": \"" + path + "\""));
+        assertThat(recorded("lengths-app", path).get("body_bytes").asInt()).isLessThan(1_000_000);
     }
 
     private JsonNode recorded(String app, String path) throws IOException {

@@ -16,6 +16,7 @@ import io.trellis.sidecar.config.Backoff;
 import io.trellis.sidecar.config.ControlPlaneSession;
 import io.trellis.sidecar.config.InvalidSnapshotException;
 import io.trellis.sidecar.config.RoutingTableRef;
+import io.trellis.sidecar.config.ServiceName;
 import io.trellis.sidecar.config.SnapshotTranslator;
 import io.trellis.sidecar.identity.ControlPlaneChannel;
 import io.trellis.sidecar.identity.IdentityRotator;
@@ -121,8 +122,8 @@ public final class Sidecar implements AutoCloseable {
         Materializer materializer = Materializer.matFromSystem(system);
         // One client of the app: the inbound pipeline's requests and the Kafka deliveries share its connections.
         AppClient app = new AppClient(loops, config.appPort(), materializer);
-        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, app, config.service(),
-                config.appPort(), config.appProtocol(), PathCase.of(config.pathCase()));
+        InboundPipeline inboundPipeline = new InboundPipeline(system, identity, tables, metrics, app,
+                new ServiceName(config.service(), config.namespace()), config.appPort(), config.appProtocol(), PathCase.of(config.pathCase()));
         ListenerLimits limits = ListenerLimits.of(UnderscoreHeaders.of(config.headersWithUnderscores()),
                 config.maxConnections(), (direction, limit) -> metrics.limitHit(direction, limit.label()));
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),

@@ -1,6 +1,7 @@
 package io.trellis.sidecar.inbound;
 
 import io.trellis.sidecar.config.RoutingTableRef;
+import io.trellis.sidecar.config.ServiceName;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.pipeline.Edge;
 import io.trellis.sidecar.pipeline.Pipeline;
@@ -20,7 +21,8 @@ import org.apache.pekko.stream.Materializer;
 
 /**
  * The inbound request path, in order: edge (errors, request id, metrics) -> ready -> TLS identity and header
- * sanitising -> authorization -> rate limit -> the caller's deadline -> forward to the app.
+ * sanitising -> authorization -> rate limit -> the request body's idle bound -> the caller's deadline -> forward to
+ * the app.
  */
 public final class InboundPipeline {
     private final RoutingTableRef tables;
@@ -28,13 +30,13 @@ public final class InboundPipeline {
     private final Pipeline<InboundCall> pipeline;
 
     /**
-     * Assembles the pipeline for {@code service}, whose app listens on 127.0.0.1:{@code appPort}, reached through
+     * Assembles the pipeline for {@code self}, whose app listens on 127.0.0.1:{@code appPort}, reached through
      * {@code app}, and tells path case apart or not ({@code pathCase}).
      */
     public InboundPipeline(ActorSystem<?> system, WorkloadIdentity identity, RoutingTableRef tables, ProxyMetrics metrics,
-            AppClient app, String service, int appPort, String appProtocol, PathCase pathCase) {
+            AppClient app, ServiceName self, int appPort, String appProtocol, PathCase pathCase) {
         this.tables = tables;
-        this.service = service;
+        this.service = self.name();
         AppForwarder forwarder = new AppForwarder(app, appPort, appProtocol);
         this.pipeline = new Pipeline<>(List.of(
                 new Edge<>(metrics),
@@ -42,6 +44,7 @@ public final class InboundPipeline {
                 InboundStages.peerIdentity(pathCase),
                 InboundStages.authorization(),
                 new RateLimitStage(metrics, System::nanoTime),
+                new BodyIdleStage(self),
                 new DeadlineStage(new RequestTimeout(system.scheduler(), Materializer.matFromSystem(system)))),
                 forwarder);
     }

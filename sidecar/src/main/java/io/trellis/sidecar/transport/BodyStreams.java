@@ -1,5 +1,7 @@
 package io.trellis.sidecar.transport;
 
+import io.trellis.sidecar.errors.ProxyError;
+import io.trellis.sidecar.errors.ProxyException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +13,7 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.http.javadsl.model.ResponseEntity;
+import org.apache.pekko.stream.StreamIdleTimeoutException;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
@@ -53,6 +56,21 @@ public final class BodyStreams {
             @Override
             public <T> Source<T, Object> apply(Source<T, Object> body) {
                 return body.idleTimeout(idle);
+            }
+        };
+    }
+
+    /**
+     * Fails a request body when no element passes for {@code idle}, with the caller's {@code request-timeout}: the
+     * exchange that streams the body on ends with it (a peer stream is reset, an app connection closed), and the
+     * caller is answered, never the upstream blamed.
+     */
+    public static Operator requestIdleTimeout(Duration idle) {
+        return new Operator() {
+            @Override
+            public <T> Source<T, Object> apply(Source<T, Object> body) {
+                return body.idleTimeout(idle).mapError(StreamIdleTimeoutException.class, stalled -> new ProxyException(
+                        ProxyError.REQUEST_TIMEOUT, "the request body carried no byte for " + idle.toMillis() + " ms"));
             }
         };
     }

@@ -20,10 +20,11 @@ import org.reactivestreams.Subscription;
  * (auto-read off) only while fewer than {@link #MAX_QUEUED} chunks and {@link #MAX_QUEUED_BYTES} wait for the
  * subscriber, so a slow reader slows the sender (TCP window, or the HTTP/2 stream's flow-control window) and at most
  * that much buffers (a socket read can bring 64 KiB, so the byte bound is the one that holds for HTTP/1.1). Reading
- * ahead of demand by that bounded amount also takes in an HTTP/2 stream's last frames before the stream closes. Elements are data chunks, then one last chunk
- * carrying the trailers, if any. A subscriber that cancels before the end abandons the exchange ({@code onAbandon}:
- * the connection is closed or the stream reset, so the sender sees the reader go away). One subscriber only. Its
- * state lives on the channel's event loop.
+ * ahead of demand by that bounded amount also takes in an HTTP/2 stream's last frames before the stream closes.
+ * Elements are data chunks, then one last chunk carrying the trailers, if any. A subscriber that cancels before the
+ * end tells {@code onCancel}, and the rest of the body is read and dropped (so an HTTP/2 stream's flow-control window,
+ * and its connection's, keep moving while the exchange's answer is still to come). One subscriber only. Its state
+ * lives on the channel's event loop.
  */
 final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
     private static final int MAX_QUEUED = 16;
@@ -31,7 +32,7 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
     private static final int MAX_QUEUED_BYTES = 256 * 1024;
 
     private final Channel channel;
-    private final Runnable onAbandon;
+    private final Runnable onCancel;
     private final ArrayDeque<HttpEntity.ChunkStreamPart> queue = new ArrayDeque<>();
     private Subscriber<? super HttpEntity.ChunkStreamPart> subscriber;
     private long demand;
@@ -40,9 +41,13 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
     private boolean done;
     private Throwable failure;
 
-    BodyPublisher(Channel channel, Runnable onAbandon) {
+    /**
+     * @param onCancel runs when the subscriber cancels before the body ended (a client exchange ends early, so the
+     *     peer sees its reader go away; a server exchange still answers its caller)
+     */
+    BodyPublisher(Channel channel, Runnable onCancel) {
         this.channel = channel;
-        this.onAbandon = onAbandon;
+        this.onCancel = onCancel;
     }
 
     @Override
@@ -90,10 +95,13 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
 
     /** The body ended, with {@code trailers} (may be empty). On the event loop. */
     void end(HttpHeaders trailers) {
-        if (done || ended) {
+        if (ended) {
             return;
         }
         ended = true;
+        if (done) {
+            return;
+        }
         if (!trailers.isEmpty()) {
             List<HttpHeader> converted = new ArrayList<>();
             for (Map.Entry<String, String> trailer : trailers) {
@@ -106,10 +114,13 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
 
     /** The body broke before its end. On the event loop. */
     void fail(Throwable cause) {
-        if (done || ended) {
+        if (ended) {
             return;
         }
         ended = true;
+        if (done) {
+            return;
+        }
         failure = cause;
         queue.clear();
         queuedBytes = 0;
@@ -128,7 +139,7 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         if (n <= 0) {
             done = true;
             subscriber.onError(new IllegalArgumentException("demand must be positive (reactive streams rule 3.9)"));
-            onAbandon.run();
+            onCancel.run();
             return;
         }
         demand = demand + n < 0 ? Long.MAX_VALUE : demand + n;
@@ -143,7 +154,10 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         queue.clear();
         queuedBytes = 0;
         if (!ended) {
-            onAbandon.run();
+            onCancel.run();
+            if (wantsMore()) {
+                channel.read();
+            }
         }
     }
 
@@ -174,8 +188,8 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         }
     }
 
-    /** True while the body has not ended and its buffer has room: its channel should read. */
+    /** True while the body has not ended and its buffer has room, or nobody reads it any more: its channel should read. */
     boolean wantsMore() {
-        return !ended && !done && queue.size() < MAX_QUEUED && queuedBytes < MAX_QUEUED_BYTES;
+        return !ended && (done || queue.size() < MAX_QUEUED && queuedBytes < MAX_QUEUED_BYTES);
     }
 }

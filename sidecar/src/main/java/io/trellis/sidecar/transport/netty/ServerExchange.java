@@ -243,7 +243,10 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         String upgrade = http2 || head.decoderResult().isFailure() ? null : Upgrades.requested(
                 head.headers().get(HttpHeaderNames.CONNECTION), head.headers().get(HttpHeaderNames.UPGRADE)).orElse(null);
         boolean hasBody = upgrade != null || PekkoHttp.requestHasBody(head, http2);
-        BodyPublisher body = hasBody ? new BodyPublisher(channel, this::abandon) : null;
+        // The pipeline giving up on the body (its idle bound passed, the far side stopped reading it) is not the caller
+        // going away: the caller is still answered, and what it still sends is dropped.
+        BodyPublisher body = hasBody ? new BodyPublisher(channel,
+                () -> LOG.debug("the request body on {} is no longer read", channel)) : null;
         // HTTP/1.1 heads the decoder refused, beyond the limits, or framed ambiguously (request smuggling): refused,
         // and the connection closes after the answer.
         Optional<ProxyException> refused = http2 ? Optional.empty() : Http1Framing.refusal(head);

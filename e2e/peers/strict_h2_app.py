@@ -6,6 +6,9 @@ Like Go's and grpc-js's servers it resets a stream whose request lacks a non-emp
   /          200 "ok"
   /slow      200 after 1 s
   /reset     the app resets the stream itself (RST_STREAM CANCEL), as a gRPC server cancelling an expired call
+  /trailers-response  200 with content-length: 3, "ok\n", then the trailer x-checksum: abc123
+  /framing*  200 once the request ended, printing how it arrived:
+             "framing PATH length=<content-length or -> bytes=<N> trailers=<name:value,...>"
 It prints one line per event to stdout: "ok PATH", "refused PATH why", "reset PATH", "cancelled PATH".
 Usage: strict_h2_app.py PORT
 """
@@ -22,6 +25,7 @@ class Conn(asyncio.Protocol):
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         self.transport = None
         self.paths = {}
+        self.framing = {}
 
     def connection_made(self, transport):
         self.transport = transport
@@ -48,6 +52,15 @@ class Conn(asyncio.Protocol):
                 print("cancelled", self.paths.get(event.stream_id, "?"), flush=True)
             elif isinstance(event, h2.events.DataReceived):
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                if event.stream_id in self.framing:
+                    self.framing[event.stream_id]["bytes"] += len(event.data)
+            elif isinstance(event, h2.events.TrailersReceived) and event.stream_id in self.framing:
+                self.framing[event.stream_id]["trailers"] = ",".join("%s:%s" % h for h in event.headers)
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id in self.framing:
+                seen = self.framing.pop(event.stream_id)
+                print("framing %s length=%s bytes=%d trailers=%s" % (self.paths[event.stream_id], seen["length"],
+                                                                   seen["bytes"], seen["trailers"]), flush=True)
+                self.answer(event.stream_id, self.paths[event.stream_id])
         self.flush()
 
     def request(self, stream_id, headers):
@@ -58,7 +71,14 @@ class Conn(asyncio.Protocol):
                 print("refused", path, "missing " + pseudo, flush=True)
                 self.h2.reset_stream(stream_id, error_code=1)  # PROTOCOL_ERROR
                 return
-        if path == "/reset":
+        if path.startswith("/framing"):
+            self.framing[stream_id] = {"length": headers.get("content-length", "-"), "bytes": 0, "trailers": ""}
+        elif path == "/trailers-response":
+            self.h2.send_headers(stream_id, [(":status", "200"), ("content-length", "3")])
+            self.h2.send_data(stream_id, b"ok\n")
+            self.h2.send_headers(stream_id, [("x-checksum", "abc123")], end_stream=True)
+            print("ok", path, flush=True)
+        elif path == "/reset":
             print("reset", path, flush=True)
             self.h2.reset_stream(stream_id, error_code=8)  # CANCEL
         elif path == "/slow":

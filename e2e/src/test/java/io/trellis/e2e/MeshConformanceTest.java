@@ -344,6 +344,34 @@ class MeshConformanceTest {
     }
 
     @Test
+    void anHttp2RequestWithALengthAndTrailersReachesAnHttp2AppWithBoth() throws Exception {
+        // Issue 11, item 6, its last case: nghttp -d FILE --trailer sends a content-length and trailers, which HTTP/2
+        // allows; the length was kept and the trailers dropped at the first sidecar (the model held one framing).
+        // python3-h2 as the app prints what arrived.
+        Path upload = mesh.work().resolve("upload-framing.bin");
+        Files.writeString(upload, "hello");
+        Process nghttp = new ProcessBuilder("nghttp", "-n", "--stat", "-d", upload.toString(), "--trailer", "x-checksum: abc123",
+                "http://127.0.0.1:" + web.upstreamPort("strict") + "/framing-h2").redirectErrorStream(true).start();
+        String out = new String(nghttp.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(nghttp.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(nghttp.exitValue()).as(out).isZero();
+        MeshHarness.await(Duration.ofSeconds(10), "the app to print the request's framing",
+                () -> log("strict-h2").contains("framing /framing-h2 "));
+        assertThat(log("strict-h2")).contains("framing /framing-h2 length=5 bytes=5 trailers=x-checksum:abc123");
+    }
+
+    @Test
+    void anHttp2ResponseWithALengthAndTrailersReachesAnHttp2CallerWithBoth() throws Exception {
+        // The same framing the other way: python3-h2 answers with content-length: 3, its bytes, then a trailer.
+        PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(30), "nghttp", "-nv",
+                "http://127.0.0.1:" + web.upstreamPort("strict") + "/trailers-response");
+
+        assertThat(out.exitCode()).as(out.text()).isZero();
+        assertThat(out.text()).contains("content-length: 3").contains("x-checksum: abc123");
+    }
+
+    @Test
     void absoluteFormTargetsAndHostVariantsRouteToTheSameService() throws Exception {
         int proxy = web.outboundPort();
         List<String> requests = List.of(

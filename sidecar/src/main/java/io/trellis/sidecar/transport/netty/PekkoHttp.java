@@ -43,6 +43,13 @@ final class PekkoHttp {
             HttpConversionUtil.ExtensionHeaderNames.STREAM_DEPENDENCY_ID.text().toString(),
             HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text().toString(),
             HttpConversionUtil.ExtensionHeaderNames.STREAM_PROMISE_ID.text().toString());
+    /**
+     * The {@code Content-Length} of an HTTP/2 request or response whose body is held chunked so that its trailers can
+     * follow it (HTTP/2 allows both; the model's entities hold one framing): the length is sent on with the body, the
+     * trailers too where the next hop can carry both (HTTP/2), and only the length where it cannot (HTTP/1.1).
+     */
+    static final org.apache.pekko.http.javadsl.model.AttributeKey<Long> DECLARED_LENGTH =
+            org.apache.pekko.http.javadsl.model.AttributeKey.create("trellis-declared-length", Long.class);
     /** Methods whose requests carry no body unless they say so: an empty one gets no {@code Content-Length: 0}. */
     private static final Set<String> BODYLESS = Set.of("GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT");
 
@@ -69,6 +76,9 @@ final class PekkoHttp {
             headers.set(HttpHeaderNames.CONTENT_TYPE, entity.getContentType().toString());
         }
         OptionalLong length = entity.getContentLengthOption();
+        if (length.isEmpty() && request.getAttribute(DECLARED_LENGTH).isPresent()) {
+            length = OptionalLong.of(request.getAttribute(DECLARED_LENGTH).get());
+        }
         if (length.isEmpty()) {
             HttpUtil.setTransferEncodingChunked(head, true);
         } else if (length.getAsLong() > 0 || !BODYLESS.contains(request.method().value())) {
@@ -99,9 +109,14 @@ final class PekkoHttp {
      */
     static HttpResponse response(io.netty.handler.codec.http.HttpResponse head, boolean http2, BodyPublisher body) {
         Converted converted = convert(head.headers(), false, UnderscoreHeaders.ALLOW);
-        return HttpResponse.create().withStatus(status(head.status().code(), head.status().reasonPhrase()))
-                .addHeaders(converted.headers())
-                .withEntity(entity(head.headers(), http2, converted.contentType(), body));
+        HttpResponse response = HttpResponse.create().withStatus(status(head.status().code(), head.status().reasonPhrase()))
+                .addHeaders(converted.headers());
+        long length = declaredLength(head.headers());
+        if (http2 && body != null && length > 0) {
+            // Trailers may follow the DATA, as for requests.
+            return response.addAttribute(DECLARED_LENGTH, length).withEntity(chunked(converted.contentType(), Source.fromPublisher(body)));
+        }
+        return response.withEntity(entity(head.headers(), http2, converted.contentType(), body));
     }
 
     /**
@@ -222,7 +237,8 @@ final class PekkoHttp {
 
     /**
      * The model's request for a Netty request head: the target as sent, the headers, the framing as the entity
-     * ({@code Content-Length} kept, chunked or HTTP/2 without a length chunked, with trailers), and the TLS session.
+     * ({@code Content-Length} kept, chunked or HTTP/2 without a length chunked, with trailers; over HTTP/2 a length
+     * and trailers both, the length as {@link #DECLARED_LENGTH}), and the TLS session.
      *
      * @param body publishes the body (null when there is none)
      * @throws IllegalArgumentException when the model cannot hold the target or a header
@@ -244,6 +260,12 @@ final class PekkoHttp {
         if (origin.tls() != null) {
             request = request.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession,
                     org.apache.pekko.http.scaladsl.model.SslSessionInfo.apply(origin.tls()));
+        }
+        long length = declaredLength(head.headers());
+        if (http2 && body != null && length > 0) {
+            // Trailers may follow the DATA: the body stays chunked, and its length goes on beside it.
+            return request.addAttribute(DECLARED_LENGTH, length).withEntity(
+                    (org.apache.pekko.http.javadsl.model.RequestEntity) chunked(converted.contentType(), Source.fromPublisher(body)));
         }
         return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, converted.contentType(), body));
     }
@@ -311,6 +333,9 @@ final class PekkoHttp {
             return head;
         }
         OptionalLong length = entity.getContentLengthOption();
+        if (length.isEmpty() && response.getAttribute(DECLARED_LENGTH).isPresent()) {
+            length = OptionalLong.of(response.getAttribute(DECLARED_LENGTH).get());
+        }
         if (length.isPresent()) {
             HttpUtil.setContentLength(head, length.getAsLong());
         } else if (!http2 && !headRequest) {

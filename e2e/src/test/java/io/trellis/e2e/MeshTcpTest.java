@@ -16,9 +16,10 @@ import org.junit.jupiter.api.TestInstance;
 
 /**
  * Opaque TCP through the mesh (issue 11, item 8), against peers we did not write: Debian's redis-server and
- * redis-cli (client speaks first), aiosmtpd and Python's smtplib (server speaks first), openssl s_client as an
- * impostor at the tunnel port. {@code web} reaches {@code cache} (redis), {@code mail} (SMTP) and {@code down}
- * (nothing listens on its declared port) through {@code --upstream NAME=PORT/tcp} listeners; each service declares
+ * redis-cli (client speaks first), aiosmtpd and Python's smtplib (server speaks first), socat (a client that
+ * half-closes, and {@code wc -c} behind socat as a server that answers once its input ended), openssl s_client as an
+ * impostor at the tunnel port. {@code web} reaches {@code cache} (redis), {@code mail} (SMTP), {@code count}
+ * ({@code wc -c}) and {@code down} (nothing listens on its declared port) through {@code --upstream NAME=PORT/tcp} listeners; each service declares
  * its TCP port in its TrafficPolicy.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -38,16 +39,21 @@ class MeshTcpTest {
         redisPort = MeshHarness.freePort();
         int smtpPort = MeshHarness.freePort();
         downPort = MeshHarness.freePort();
+        int countPort = MeshHarness.freePort();
         mesh.launchPeer("redis", List.of("redis-server", "--port", Integer.toString(redisPort), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no"));
         mesh.launchPeer("smtp", List.of("/usr/bin/python3", "-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + smtpPort));
-        MeshHarness.await(Duration.ofSeconds(30), "redis and aiosmtpd to listen", () -> listening(redisPort) && listening(smtpPort));
-        mesh.apply(tcpPolicy("cache", redisPort) + "---\n" + tcpPolicy("mail", smtpPort) + "---\n" + tcpPolicy("down", downPort));
+        mesh.launchPeer("count", List.of("socat", "TCP-LISTEN:" + countPort + ",bind=127.0.0.1,reuseaddr,fork", "EXEC:wc -c"));
+        MeshHarness.await(Duration.ofSeconds(30), "redis, aiosmtpd and socat to listen",
+                () -> listening(redisPort) && listening(smtpPort) && listening(countPort));
+        mesh.apply(tcpPolicy("cache", redisPort) + "---\n" + tcpPolicy("mail", smtpPort) + "---\n" + tcpPolicy("down", downPort)
+                + "---\n" + tcpPolicy("count", countPort));
         cache = mesh.startSidecar("cache", MeshHarness.freePort());
         mesh.startSidecar("mail", MeshHarness.freePort());
+        mesh.startSidecar("count", MeshHarness.freePort());
         down = mesh.startSidecar("down", MeshHarness.freePort());
         web = mesh.startSidecar("web", MeshHarness.freePort(), "--upstream", "cache/tcp", "--upstream", "mail/tcp",
-                "--upstream", "down/tcp", "--upstream", "cache:" + downPort + "/tcp");
+                "--upstream", "count/tcp", "--upstream", "down/tcp", "--upstream", "cache:" + downPort + "/tcp");
         MeshHarness.await(Duration.ofSeconds(30), "web to reach redis through the mesh", this::redisAnswersPing);
     }
 
@@ -109,6 +115,19 @@ class MeshTcpTest {
         assertThat(sent.text()).as(sent.toString()).contains("greeting 250").contains("sent");
         MeshHarness.await(Duration.ofSeconds(10), "aiosmtpd to print the message", () -> mesh.logTail("smtp.log")
                 .contains("hello-through-the-mesh"));
+    }
+
+    @Test
+    void aClientThatHalfClosesGetsTheAnswerSentAfterItsEnd() throws Exception {
+        // Issue 11, "opaque TCP": a FIN closed the whole pair, so a client that sends its input, shuts down its sending
+        // side and reads the answer (socat, nc -N, batch protocols) got nothing: wc -c answers only once its input
+        // ended. The FIN now crosses both sidecars alone and the answer comes back the other way.
+        byte[] input = "hello through a half-closed tunnel\n".getBytes(StandardCharsets.US_ASCII);
+
+        PeerCommand.Output counted = PeerCommand.run(PEER_TIMEOUT, input, "socat", "-t", "10", "-",
+                "TCP:127.0.0.1:" + web.upstreamPort("count"));
+
+        assertThat(counted.text().strip()).as(counted.toString()).isEqualTo(Integer.toString(input.length));
     }
 
     @Test

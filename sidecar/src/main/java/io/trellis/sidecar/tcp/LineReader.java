@@ -5,6 +5,7 @@ import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -73,6 +74,16 @@ final class LineReader extends ChannelInboundHandlerAdapter {
         lineRead = true;
         ctx.channel().config().setAutoRead(false);
         listener.line(ctx.channel(), line);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        if (event instanceof ChannelInputShutdownEvent && !lineRead) {
+            // A half-closed connection (FIN) is an end too: no line can follow.
+            lineRead = true;
+            listener.malformed(ctx.channel(), "the connection ended before its first line");
+        }
+        ctx.fireUserEventTriggered(event);
     }
 
     @Override

@@ -73,10 +73,11 @@ public final class TcpUpstreams implements Drainable {
             Dialer dialer = new Dialer(loops, identity, tables, metrics, namespace, upstream, chooser, open);
             ServerBootstrap bootstrap = loops.server()
                     .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel app) {
-                            app.pipeline().addLast("errors", new OpenConnections.CloseOnFailure());
+                            app.pipeline().addLast("early", new EarlyBytes()).addLast("errors", new OpenConnections.CloseOnFailure());
                             open.add(app);
                             app.eventLoop().execute(() -> dialer.accepted(app));
                         }
@@ -208,6 +209,7 @@ public final class TcpUpstreams implements Drainable {
             int dialPort = cluster.external() ? endpoint.port() : endpoint.tunnelPort();
             chooser.started(endpoint);
             Bootstrap bootstrap = loops.client(app.eventLoop(), cluster.timeouts().connect())
+                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .handler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel upstreamChannel) {
@@ -285,6 +287,7 @@ public final class TcpUpstreams implements Drainable {
             active.incrementAndGet();
             app.closeFuture().addListener(f -> active.decrementAndGet());
             app.pipeline().addLast("idle", new IdleStateHandler(0, 0, cluster.timeouts().idle().toMillis(), TimeUnit.MILLISECONDS));
+            EarlyBytes.release(app, upstreamChannel);
             Relay.join(app, metrics.tcpBytes(DIRECTION, service, "to-upstream"),
                     upstreamChannel, metrics.tcpBytes(DIRECTION, service, "from-upstream"));
             app.flush();

@@ -65,6 +65,7 @@ public final class TunnelServer implements Drainable {
         OpenConnections open = new OpenConnections();
         AtomicLong active = metrics.tcpActive(DIRECTION, service);
         ServerBootstrap bootstrap = loops.server()
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
@@ -142,6 +143,7 @@ public final class TunnelServer implements Drainable {
         }
         loops.client(tunnel.eventLoop(), APP_CONNECT_TIMEOUT)
                 .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .handler(new OpenConnections.CloseOnFailure())
                 .connect(new InetSocketAddress("127.0.0.1", port))
                 .addListener((ChannelFuture connected) -> {

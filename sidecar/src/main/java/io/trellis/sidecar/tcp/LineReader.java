@@ -9,11 +9,11 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads the one {@link TunnelProtocol} line at the start of a tunnel connection, then holds whatever arrives after
- * it (the start of the app's bytes, at most {@link #MAX_HELD}) until the connection is joined to its other side: {@link #release} hands the
- * held bytes to that side and leaves the pipeline, so nothing read early is lost or reordered. Reading pauses
- * (auto-read off) as soon as the line is complete; whoever joins the two sides turns it back on. Lives on its
- * channel's event loop.
+ * Reads the one {@link TunnelProtocol} line at the start of a tunnel connection, then leaves the pipeline to an
+ * {@link EarlyBytes}, which holds whatever arrived after the line (the start of the app's bytes) until the
+ * connection is joined to its other side, so nothing read early is lost or reordered. Reading pauses (auto-read
+ * off) as soon as the line is complete; whoever joins the two sides turns it back on. Lives on its channel's event
+ * loop.
  */
 final class LineReader extends ChannelInboundHandlerAdapter {
     /** What to do with the line. */
@@ -25,14 +25,9 @@ final class LineReader extends ChannelInboundHandlerAdapter {
         void malformed(Channel channel, String why);
     }
 
-    /** The most that is held between the line and the join: the other side sends nothing before its answer. */
-    static final int MAX_HELD = 64 * 1024;
-
     private final Listener listener;
     private CompositeByteBuf received;
     private boolean lineRead;
-    private boolean failed;
-    private ChannelHandlerContext context;
 
     LineReader(Listener listener) {
         this.listener = listener;
@@ -40,19 +35,17 @@ final class LineReader extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        context = ctx;
         received = ctx.alloc().compositeBuffer();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        received.addComponent(true, (ByteBuf) msg);
         if (lineRead) {
-            if (!failed && received.readableBytes() > MAX_HELD) {
-                fail(ctx, "more than " + MAX_HELD + " bytes before the connection was joined");
-            }
+            // Refused: what follows does not matter.
+            ((ByteBuf) msg).release();
             return;
         }
+        received.addComponent(true, (ByteBuf) msg);
         int end = received.indexOf(received.readerIndex(), received.writerIndex(), (byte) '\n');
         if (end < 0) {
             if (received.readableBytes() >= TunnelProtocol.MAX_LINE) {
@@ -73,6 +66,11 @@ final class LineReader extends ChannelInboundHandlerAdapter {
         }
         lineRead = true;
         ctx.channel().config().setAutoRead(false);
+        ctx.pipeline().addAfter(ctx.name(), "early", new EarlyBytes());
+        if (received.isReadable()) {
+            ctx.fireChannelRead(received.readRetainedSlice(received.readableBytes()));
+        }
+        ctx.pipeline().remove(this);
         listener.line(ctx.channel(), line);
     }
 
@@ -102,25 +100,8 @@ final class LineReader extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /**
-     * Writes the bytes that arrived after the line to {@code peer} (not flushed) and leaves the pipeline; later bytes
-     * go to the next handler. Must run on this channel's event loop.
-     */
-    void release(Channel peer) {
-        if (received.isReadable()) {
-            peer.write(received.retainedSlice());
-        }
-        context.pipeline().remove(this);
-    }
-
-    /** True once the line (or what followed it) was refused; the connection must not be joined. */
-    boolean failed() {
-        return failed;
-    }
-
     private void fail(ChannelHandlerContext ctx, String why) {
         lineRead = true;
-        failed = true;
         ctx.channel().config().setAutoRead(false);
         listener.malformed(ctx.channel(), why);
     }

@@ -44,11 +44,8 @@ final class Relay extends ChannelInboundHandlerAdapter {
         b.pipeline().addLast("relay", new Relay(a, bToA));
         // A side that ended its sending before the join (what it sent first is already written to the other, held
         // until now) passes its end on the same way.
-        for (Channel[] pair : new Channel[][] {{a, b}, {b, a}}) {
-            if (pair[0] instanceof DuplexChannel duplex && duplex.isInputShutdown()) {
-                shutdownOutputAfterFlush(pair[1]);
-            }
-        }
+        passOnAnEarlyEnd(a, b);
+        passOnAnEarlyEnd(b, a);
         resumeReading(a);
         resumeReading(b);
     }
@@ -99,6 +96,13 @@ final class Relay extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.debug("TCP connection {} failed: {}", ctx.channel(), cause.toString());
         ctx.close();
+    }
+
+    /** Shuts {@code to}'s sending side if {@code from} already ended its own. */
+    private static void passOnAnEarlyEnd(Channel from, Channel to) {
+        if (from instanceof DuplexChannel duplex && duplex.isInputShutdown()) {
+            shutdownOutputAfterFlush(to);
+        }
     }
 
     /** Ends {@code channel}'s sending side once what was written to it is out (over TLS, a FIN after the records). */

@@ -265,7 +265,7 @@ public final class TcpUpstreams implements Drainable {
             Optional<ProxyError> refusal = TunnelProtocol.refusal(line);
             if (refusal.isEmpty()) {
                 tunnel.pipeline().remove("errors");
-                tunnel.pipeline().get(LineReader.class).release(app);
+                EarlyBytes.release(tunnel, app);
                 join(app, tunnel, cluster);
                 return;
             }

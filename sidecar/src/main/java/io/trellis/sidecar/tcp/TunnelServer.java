@@ -153,8 +153,8 @@ public final class TunnelServer implements Drainable {
                         return;
                     }
                     Channel app = connected.channel();
-                    LineReader reader = tunnel.pipeline().get(LineReader.class);
-                    if (!tunnel.isActive() || reader == null || reader.failed()) {
+                    if (!tunnel.isActive()) {
+                        // It ended, or sent more than is held, while the app was being reached.
                         app.close();
                         return;
                     }
@@ -163,7 +163,7 @@ public final class TunnelServer implements Drainable {
                     app.closeFuture().addListener(f -> active.decrementAndGet());
                     tunnel.pipeline().remove("errors");
                     tunnel.write(Unpooled.wrappedBuffer(TunnelProtocol.accepted()));
-                    reader.release(app);
+                    EarlyBytes.release(tunnel, app);
                     app.pipeline().addLast("idle", new IdleStateHandler(0, 0, Timeouts.DEFAULTS.idle().toSeconds(), TimeUnit.SECONDS));
                     Relay.join(tunnel, metrics.tcpBytes(DIRECTION, service, "to-upstream"),
                             app, metrics.tcpBytes(DIRECTION, service, "from-upstream"));

@@ -267,7 +267,8 @@ final class PekkoHttp {
             return request.addAttribute(DECLARED_LENGTH, length).withEntity(
                     (org.apache.pekko.http.javadsl.model.RequestEntity) chunked(converted.contentType(), Source.fromPublisher(body)));
         }
-        return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, converted.contentType(), body));
+        return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, length,
+                converted.contentType(), body));
     }
 
     /**
@@ -299,12 +300,12 @@ final class PekkoHttp {
         }
     }
 
-    private static ResponseEntity requestEntity(io.netty.handler.codec.http.HttpRequest head, ContentType contentType,
-            BodyPublisher body) {
+    /** {@code length}: the head's {@code Content-Length}, or -1. */
+    private static ResponseEntity requestEntity(io.netty.handler.codec.http.HttpRequest head, long length,
+            ContentType contentType, BodyPublisher body) {
         if (body == null) {
             return HttpEntities.create(contentType, ByteString.emptyByteString());
         }
-        long length = declaredLength(head.headers());
         Source<HttpEntity.ChunkStreamPart, ?> parts = Source.fromPublisher(body);
         if (length > 0 && !HttpUtil.isTransferEncodingChunked(head)) {
             return HttpEntities.create(contentType, length, data(parts));

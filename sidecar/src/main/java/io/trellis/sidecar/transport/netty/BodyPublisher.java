@@ -21,7 +21,8 @@ import org.reactivestreams.Subscription;
  * subscriber, so a slow reader slows the sender (TCP window, or the HTTP/2 stream's flow-control window) and at most
  * that much buffers (a socket read can bring 64 KiB, so the byte bound is the one that holds for HTTP/1.1). Reading
  * ahead of demand by that bounded amount also takes in an HTTP/2 stream's last frames before the stream closes.
- * Elements are data chunks, then one last chunk carrying the trailers, if any. A subscriber that cancels before the
+ * Elements are data chunks, then one last chunk carrying the trailers, if any; what one turn of the event loop read
+ * goes on as one element of up to {@link #MAX_MERGED_BYTES} (each element costs a hand-off between threads). A subscriber that cancels before the
  * end tells {@code onCancel}, and the rest of the body is read and dropped (so an HTTP/2 stream's flow-control window,
  * and its connection's, keep moving while the exchange's answer is still to come). One subscriber only. Its state
  * lives on the channel's event loop.
@@ -30,6 +31,8 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
     private static final int MAX_QUEUED = 16;
     /** The bytes read ahead of the reader at most (a bound per stream, whatever the chunk sizes). */
     private static final int MAX_QUEUED_BYTES = 256 * 1024;
+    /** The bytes handed on in one element at most, when several chunks wait (a socket read brings many at once). */
+    private static final int MAX_MERGED_BYTES = 64 * 1024;
 
     private final Channel channel;
     private final Runnable onCancel;
@@ -40,6 +43,7 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
     private boolean ended;
     private boolean done;
     private Throwable failure;
+    private boolean drainScheduled;
 
     /**
      * @param onCancel runs when the subscriber cancels before the body ended (a client exchange ends early, so the
@@ -90,7 +94,21 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         ByteString bytes = ByteString.fromArrayUnsafe(ByteBufUtil.getBytes(content));
         queuedBytes += bytes.size();
         queue.add(HttpEntity.ChunkStreamPart.create(bytes));
-        drain();
+        scheduleDrain();
+    }
+
+    /**
+     * Hands on what arrived once the event loop has finished its current reads: one socket read brings many frames or
+     * chunks, and each element handed to Pekko costs a hand-off between threads, so they go on together.
+     */
+    private void scheduleDrain() {
+        if (!drainScheduled) {
+            drainScheduled = true;
+            channel.eventLoop().execute(() -> {
+                drainScheduled = false;
+                drain();
+            });
+        }
     }
 
     /** The body ended, with {@code trailers} (may be empty). On the event loop. */
@@ -171,6 +189,9 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         while (demand > 0 && !queue.isEmpty()) {
             demand--;
             HttpEntity.ChunkStreamPart part = queue.poll();
+            if (!part.isLastChunk()) {
+                part = mergeFollowing(part);
+            }
             queuedBytes -= part.data().size();
             subscriber.onNext(part);
         }
@@ -186,6 +207,16 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart> {
         if (wantsMore()) {
             channel.read();
         }
+    }
+
+    /** {@code first} and the data chunks queued after it, as one chunk of at most {@link #MAX_MERGED_BYTES}. */
+    private HttpEntity.ChunkStreamPart mergeFollowing(HttpEntity.ChunkStreamPart first) {
+        ByteString merged = first.data();
+        while (!queue.isEmpty() && !queue.peek().isLastChunk()
+                && merged.size() + queue.peek().data().size() <= MAX_MERGED_BYTES) {
+            merged = merged.concat(queue.poll().data());
+        }
+        return merged == first.data() ? first : HttpEntity.ChunkStreamPart.create(merged);
     }
 
     /** True while the body has not ended and its buffer has room, or nobody reads it any more: its channel should read. */

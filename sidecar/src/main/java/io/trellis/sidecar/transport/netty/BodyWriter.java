@@ -3,12 +3,20 @@ package io.trellis.sidecar.transport.netty;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.util.ByteString;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 
@@ -18,10 +26,19 @@ import org.reactivestreams.Subscription;
  * receiver slows the source and at most {@link #IN_FLIGHT} chunks wait in memory. The body ends with one
  * {@link LastHttpContent} carrying the trailers of a chunked body's last chunk; on an upgraded connection (raw), the
  * data goes as plain bytes and the end is just the last write. A failed source, or a write that fails, reports to
- * {@code onFailure}, once. Its state lives on the channel's event loop.
+ * {@code onFailure}, once. The source's signals are handled in batches on the channel's event loop, one flush per
+ * batch, and demand goes back in batches too, since every crossing between the source's thread and the event loop
+ * costs a wake-up. Its state lives on the channel's event loop.
  */
 final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
     private static final int IN_FLIGHT = 8;
+    private static final Object COMPLETE = new Object();
+
+    private record SourceFailed(Throwable cause) {
+    }
+
+    private final Queue<Object> signals = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean drainPending = new AtomicBoolean();
 
     private final Channel channel;
     private final Runnable onWritten;
@@ -62,43 +79,61 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
 
     @Override
     public void onNext(HttpEntity.ChunkStreamPart part) {
-        channel.eventLoop().execute(() -> {
-            requested--;
-            if (discarding) {
-                requestMore();
-                return;
-            }
-            if (finished) {
-                return;
-            }
-            if (part.isLastChunk()) {
-                writeLast(part.getTrailerHeaders());
-                return;
-            }
-            if (!part.data().isEmpty()) {
-                ByteBuf data = Unpooled.wrappedBuffer(part.data().asByteBuffer());
-                channel.writeAndFlush(raw ? data : new DefaultHttpContent(data)).addListener(this::written);
-            }
-            requestMore();
-        });
+        signal(part);
     }
 
     @Override
     public void onError(Throwable cause) {
-        channel.eventLoop().execute(() -> {
-            if (!discarding) {
-                fail(cause);
-            }
-        });
+        signal(new SourceFailed(cause));
     }
 
     @Override
     public void onComplete() {
-        channel.eventLoop().execute(() -> {
-            if (!finished && !discarding) {
-                writeLast(java.util.List.of());
+        signal(COMPLETE);
+    }
+
+    /**
+     * Queues a signal of the source and, unless one is pending, one task on the event loop that handles every signal
+     * queued by then: the parts that arrive together are written together and flushed once, and waking the event
+     * loop (a system call when it sleeps) is paid once per batch rather than once per part.
+     */
+    private void signal(Object signal) {
+        signals.add(signal);
+        if (drainPending.compareAndSet(false, true)) {
+            channel.eventLoop().execute(this::drainSignals);
+        }
+    }
+
+    private void drainSignals() {
+        drainPending.set(false);
+        ChannelFuture lastWrite = null;
+        for (Object signal = signals.poll(); signal != null; signal = signals.poll()) {
+            if (signal instanceof HttpEntity.ChunkStreamPart part) {
+                requested--;
+                if (finished || discarding) {
+                    continue;
+                }
+                if (part.isLastChunk()) {
+                    writeLast(part.getTrailerHeaders());
+                } else if (!part.data().isEmpty()) {
+                    ByteBuf data = wrap(part.data());
+                    lastWrite = channel.write(raw ? data : new DefaultHttpContent(data));
+                }
+            } else if (signal == COMPLETE) {
+                if (!finished && !discarding) {
+                    writeLast(List.of());
+                }
+            } else if (!discarding) {
+                fail(((SourceFailed) signal).cause());
             }
-        });
+        }
+        if (lastWrite != null) {
+            // A write fails only when its channel or stream has closed, and then every later write fails too: one
+            // listener on the batch's last write sees it.
+            lastWrite.addListener(this::written);
+            channel.flush();
+        }
+        requestMore();
     }
 
     /** The channel's writability changed: a paused body may go on. On the event loop. */
@@ -130,7 +165,8 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
     }
 
     private void requestMore() {
-        if (subscription == null || requested >= IN_FLIGHT || !discarding && (finished || !channel.isWritable())) {
+        // Demand goes in batches of at least half the allowance: each request is a hand-off to the source's thread.
+        if (subscription == null || requested > IN_FLIGHT / 2 || !discarding && (finished || !channel.isWritable())) {
             return;
         }
         int more = IN_FLIGHT - requested;
@@ -155,6 +191,13 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
                 onFailure.accept(future.cause());
             }
         });
+    }
+
+    /** The bytes of {@code data} without copying them (a merged chunk is several arrays). */
+    private static ByteBuf wrap(ByteString data) {
+        List<ByteBuffer> buffers = new ArrayList<>(2);
+        data.getByteBuffers().forEach(buffers::add);
+        return Unpooled.wrappedBuffer(buffers.toArray(ByteBuffer[]::new));
     }
 
     private void written(io.netty.util.concurrent.Future<? super Void> future) {

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -259,7 +260,7 @@ public final class NettyHttpServer implements Drainable {
             // one app's timeouts. The fixed reset allowance below bounds every connection, a stolen certificate's too.
             PrematureResets resets = session == null ? new PrematureResets(connection, limits) : null;
             pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
-                    .initialSettings(io.netty.handler.codec.http2.Http2Settings.defaultSettings()
+                    .initialSettings((session != null ? PeerFlowWindow.settings() : Http2Settings.defaultSettings())
                             .maxHeaderListSize(limits.maxHeaderBytes()).maxConcurrentStreams(MAX_STREAMS))
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());
             pipeline.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {

@@ -68,7 +68,8 @@ public final class PeerConnection {
                         handshake.setHandshakeTimeoutMillis(connectTimeout.toMillis());
                         channel.pipeline().addLast("tls", handshake)
                                 .addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS))
-                                .addLast("h2", Http2FrameCodecBuilder.forClient().encoderEnforceMaxConcurrentStreams(true).build())
+                                .addLast("h2", Http2FrameCodecBuilder.forClient().initialSettings(PeerFlowWindow.settings())
+                                        .encoderEnforceMaxConcurrentStreams(true).build())
                                 .addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()))
                                 .addLast("watch", connection.new Watch());
                         handshake.handshakeFuture().addListener(f -> {

@@ -20,6 +20,7 @@ import java.util.List;
  * @param compactAfterEntries change-log entries between compactions
  * @param trustAnnouncedAddresses register proxies at the address they announce even when their control-plane
  *     connection comes from another one (proxies behind NAT); off by default, see {@code RegistrationPolicy}
+ * @param readyFile written once both listeners serve (their addresses), removed at shutdown; null = none
  */
 @ConfigurationProperties("trellis")
 public record ControlPlaneConfig(
@@ -31,7 +32,8 @@ public record ControlPlaneConfig(
         @Nullable List<String> serverNames,
         @Bindable(defaultValue = "100ms") Duration pushDebounce,
         @Bindable(defaultValue = "1000") int compactAfterEntries,
-        @Bindable(defaultValue = "false") boolean trustAnnouncedAddresses) {
+        @Bindable(defaultValue = "false") boolean trustAnnouncedAddresses,
+        @Nullable Path readyFile) {
 
     /** Fills optional values. */
     public ControlPlaneConfig {

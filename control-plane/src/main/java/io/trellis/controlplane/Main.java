@@ -1,6 +1,9 @@
 package io.trellis.controlplane;
 
 import io.micronaut.runtime.Micronaut;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -8,7 +11,7 @@ import java.util.Map;
 
 /**
  * {@code trellis control-plane [--data-dir DIR] [--api-port 8080] [--grpc-port 15010] [--grpc-host ADDR]
- * [--api-host ADDR] [--admin-token-file FILE] [--ca-dir DIR] [--server-name NAME]...}. Every flag can also
+ * [--api-host ADDR] [--admin-token-file FILE] [--ca-dir DIR] [--server-name NAME]... [--ready-file FILE]}. Every flag can also
  * come from the environment ({@code TRELLIS_DATA_DIR}, {@code TRELLIS_API_PORT}, ...); flags win.
  */
 public final class Main {
@@ -24,7 +27,16 @@ public final class Main {
             new Flag("--admin-token-file", "trellis.admin-token-file", "TRELLIS_ADMIN_TOKEN_FILE"),
             new Flag("--ca-dir", "trellis.ca-dir", "TRELLIS_CA_DIR"),
             new Flag("--server-name", "trellis.server-names", "TRELLIS_SERVER_NAMES"),
-            new Flag("--trust-announced-addresses", "trellis.trust-announced-addresses", "TRELLIS_TRUST_ANNOUNCED_ADDRESSES"));
+            new Flag("--trust-announced-addresses", "trellis.trust-announced-addresses", "TRELLIS_TRUST_ANNOUNCED_ADDRESSES"),
+            new Flag("--ready-file", "trellis.ready-file", "TRELLIS_READY_FILE"));
+
+    /** A listener's bind properties, with the port it takes when none is given (application.yml). */
+    private record Listener(String hostProperty, String portFlag, String portProperty, int defaultPort) {
+    }
+
+    private static final List<Listener> LISTENERS = List.of(
+            new Listener("micronaut.server.host", "--api-port", "micronaut.server.port", 8080),
+            new Listener("trellis.grpc-host", "--grpc-port", "trellis.grpc-port", 15010));
 
     private Main() {
     }
@@ -41,7 +53,35 @@ public final class Main {
             System.exit(2);
             return;
         }
+        String inUse = portInUse(properties);
+        if (inUse != null) {
+            System.err.println("trellis control-plane: " + inUse);
+            System.exit(1);
+            return;
+        }
         Micronaut.build(new String[0]).mainClass(Main.class).properties(properties).banner(false).start();
+    }
+
+    /**
+     * Which of the two listeners' ports another process holds, said in one line, or null: checked before start,
+     * because a bind failure deep in the context's start surfaces as a long chain of wrapped exceptions.
+     */
+    static String portInUse(Map<String, Object> properties) {
+        for (Listener listener : LISTENERS) {
+            String host = String.valueOf(properties.getOrDefault(listener.hostProperty(), "127.0.0.1"));
+            int port = Integer.parseInt(String.valueOf(properties.getOrDefault(listener.portProperty(), listener.defaultPort())));
+            if (port == 0) {
+                continue;
+            }
+            try (ServerSocket probe = new ServerSocket()) {
+                probe.setReuseAddress(true);
+                probe.bind(new InetSocketAddress(host, port));
+            } catch (IOException e) {
+                return host + ":" + port + " (" + listener.portFlag() + ") cannot be bound: " + e.getMessage()
+                        + "; is another control plane running? Stop it, or pick another port";
+            }
+        }
+        return null;
     }
 
     /** Turns flags and environment variables into Micronaut properties. */
@@ -89,9 +129,9 @@ public final class Main {
     private static String usage() {
         return "usage: trellis control-plane [--data-dir DIR] [--api-port 8080] [--api-host ADDR] [--grpc-port 15010]"
                 + " [--grpc-host ADDR] [--admin-token-file FILE] [--ca-dir DIR] [--server-name NAME]...\n"
-                + "       [--trust-announced-addresses true|false]\n"
+                + "       [--trust-announced-addresses true|false] [--ready-file FILE]\n"
                 + "environment: TRELLIS_DATA_DIR, TRELLIS_API_PORT, TRELLIS_API_HOST, TRELLIS_GRPC_PORT,"
                 + " TRELLIS_GRPC_HOST, TRELLIS_ADMIN_TOKEN_FILE, TRELLIS_CA_DIR, TRELLIS_SERVER_NAMES,"
-                + " TRELLIS_TRUST_ANNOUNCED_ADDRESSES";
+                + " TRELLIS_TRUST_ANNOUNCED_ADDRESSES, TRELLIS_READY_FILE";
     }
 }

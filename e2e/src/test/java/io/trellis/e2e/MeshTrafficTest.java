@@ -15,6 +15,9 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +66,36 @@ class MeshTrafficTest {
             mesh.close();
         }
         system.terminate();
+    }
+
+    @Test
+    void aReadyFileNamesThePortsOnceTheSidecarIsReadyAndIsRemovedWhenItStops() throws Exception {
+        Path ready = mesh.work().resolve("solo.ready");
+        Files.writeString(ready, "stale: from a run that crashed\n");
+        SidecarProcess solo = mesh.launchSidecarUnready("solo", backend.port(), "--ready-file", ready.toString());
+        try {
+            MeshHarness.await(Duration.ofSeconds(60), "the ready file", () -> contents(ready).contains("api="));
+
+            assertThat(solo.admin("/healthz/ready").statusCode()).isEqualTo(200);
+            assertThat(Files.readString(ready)).isEqualTo("inbound=" + solo.address() + ":" + solo.inboundPort()
+                    + "\noutbound=127.0.0.1:" + solo.outboundPort() + "\ntunnel=" + solo.address() + ":" + solo.tunnelPort()
+                    + "\nadmin=127.0.0.1:" + solo.adminPort() + "\napi=127.0.0.1:" + solo.apiPort() + "\n");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(ready))).isEqualTo("rw-------");
+            assertThat(solo.log().lines().filter(line -> line.contains("ready in")).count()).isEqualTo(1);
+        } finally {
+            solo.stop();
+        }
+        assertThat(ready).doesNotExist();
+    }
+
+    private static String contents(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.nio.file.NoSuchFileException absent) {
+            return "";
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @Test

@@ -49,7 +49,9 @@ public final class Main {
             new Flag("--max-connections", "max-connections", false,
                     "connections each HTTP listener holds at once; more are reset (8192)"),
             new Flag("--path-case", "path-case", false,
-                    "sensitive, or insensitive: inbound paths lower-cased before authorization (sensitive)"));
+                    "sensitive, or insensitive: inbound paths lower-cased before authorization (sensitive)"),
+            new Flag("--ready-file", "ready-file", false,
+                    "file written with the ports once the sidecar is ready, removed when it stops"));
 
     private Main() {
     }

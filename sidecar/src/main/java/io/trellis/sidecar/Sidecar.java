@@ -11,6 +11,7 @@ import io.trellis.mesh.v1.Hello;
 import io.trellis.mesh.v1.Snapshot;
 import io.trellis.sidecar.admin.AdminServer;
 import io.trellis.sidecar.admin.Readiness;
+import io.trellis.sidecar.admin.ReadyFile;
 import io.trellis.sidecar.api.LocalApiServer;
 import io.trellis.sidecar.config.Backoff;
 import io.trellis.sidecar.config.ControlPlaneSession;
@@ -37,6 +38,7 @@ import io.trellis.sidecar.transport.netty.ListenerLimits;
 import io.trellis.sidecar.transport.netty.UnderscoreHeaders;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.security.GeneralSecurityException;
@@ -115,6 +117,7 @@ public final class Sidecar implements AutoCloseable {
         SnapshotTranslator translator = new SnapshotTranslator(self);
         restoreSnapshot(state, translator, tables, identity, metrics);
         Readiness readiness = new Readiness(identity, tables);
+        ReadyFile readyFile = ReadyFile.at(config.readyFile());
 
         // The Netty event loops of the data path (docs/architecture.md: the transport decision).
         EventLoops loops = EventLoops.start(Math.min(2, Runtime.getRuntime().availableProcessors()));
@@ -151,6 +154,7 @@ public final class Sidecar implements AutoCloseable {
         });
         Drainer.register(system, readiness, inbound, outbound, List.of(tunnel, tcpUpstreams), config.drainTimeout(),
                 () -> kafka.drain(config.drainTimeout()), () -> {
+                    readyFile.withdraw();
                     outboundPipeline.close();
                     app.close();
                     blocking.shutdown();
@@ -180,6 +184,12 @@ public final class Sidecar implements AutoCloseable {
         LOG.info("sidecar for {} up: inbound {}:{}, tunnel {}:{}, outbound 127.0.0.1:{}, admin {}:{}, api 127.0.0.1:{}", self,
                 config.bindAddress(), inbound.port(), config.bindAddress(), tunnel.port(), outbound.port(),
                 config.adminAddress(), admin.port(), api.port());
+        readiness.whenReady().thenRun(() -> {
+            LOG.info("sidecar for {} ready in {} ms (from process start)", self, ManagementFactory.getRuntimeMXBean().getUptime());
+            readyFile.announce("inbound=" + config.bindAddress() + ":" + inbound.port() + "\noutbound=127.0.0.1:" + outbound.port()
+                    + "\ntunnel=" + config.bindAddress() + ":" + tunnel.port() + "\nadmin=" + config.adminAddress() + ":"
+                    + admin.port() + "\napi=127.0.0.1:" + api.port() + "\n");
+        });
         return new Sidecar(system, inbound, outbound, tunnel, tcpUpstreams, admin, api, identity, readiness);
     }
 

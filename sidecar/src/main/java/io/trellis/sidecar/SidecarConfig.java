@@ -42,6 +42,9 @@ import java.util.regex.Pattern;
  * @param headersWithUnderscores what the listeners do with a request header whose name has an underscore: {@code drop}
  *     it (the default: CGI and WSGI stacks read {@code x_forwarded_client_cert} as {@code X-Forwarded-Client-Cert}),
  *     {@code reject} the request (400), or {@code allow} it
+ * @param maxConnections the connections each HTTP listener holds at once
+ * @param pathCase {@code sensitive}, or {@code insensitive}: inbound paths are lower-cased before authorization
+ * @param readyFile written with the ports once the sidecar is first ready, removed when it stops; null = none
  */
 @ConfigurationProperties("trellis.sidecar")
 public record SidecarConfig(
@@ -68,7 +71,8 @@ public record SidecarConfig(
         @Nullable String kafkaBootstrap,
         @Bindable(defaultValue = "drop") String headersWithUnderscores,
         @Bindable(defaultValue = "8192") int maxConnections,
-        @Bindable(defaultValue = "sensitive") String pathCase) {
+        @Bindable(defaultValue = "sensitive") String pathCase,
+        @Nullable Path readyFile) {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern HOST_PORT_LIST = Pattern.compile("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}(,[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5})*");

@@ -25,6 +25,21 @@ final class ApiFormat {
         return request.accept().stream().anyMatch(t -> YAML_TYPES.contains(t.getName())) ? Format.YAML : Format.JSON;
     }
 
+    /**
+     * True when the client accepts plain text only ({@code Accept: text/plain}): a script that wants just a minted
+     * token's secret, with no JSON tool at hand.
+     */
+    static boolean plainTextOnly(HttpRequest<?> request) {
+        return !request.accept().isEmpty() && request.accept().stream().allMatch(t -> t.getName().equals(MediaType.TEXT_PLAIN));
+    }
+
+    /** {@code line} and a newline as the plain-text body of {@code response}. */
+    static MutableHttpResponse<byte[]> text(MutableHttpResponse<?> response, String line) {
+        @SuppressWarnings("unchecked")
+        MutableHttpResponse<byte[]> typed = (MutableHttpResponse<byte[]>) response;
+        return typed.body((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)).contentType(MediaType.TEXT_PLAIN_TYPE);
+    }
+
     /** Sets body and content type on {@code response}. */
     static <T> MutableHttpResponse<byte[]> body(MutableHttpResponse<T> response, byte[] body, Format format) {
         @SuppressWarnings("unchecked")

@@ -20,9 +20,10 @@ import java.util.Set;
 /**
  * {@code POST /api/v1/tokens}: mints a join token bound to one identity. Body:
  * {@code {"namespace": "default", "serviceAccount": "web", "ttl": "1h", "singleUse": true}} (ttl default
- * 1h, at most 30 days; singleUse default false). The token is in the response and nowhere else.
+ * 1h, at most 30 days; singleUse default false). The token is in the response and nowhere else: the whole record
+ * as JSON or YAML, or the token alone for {@code Accept: text/plain}.
  */
-@Produces({MediaType.APPLICATION_JSON, ApiFormat.YAML})
+@Produces({MediaType.APPLICATION_JSON, ApiFormat.YAML, MediaType.TEXT_PLAIN})
 @Controller("/api/v1/tokens")
 final class TokenController {
     private static final Set<String> FIELDS = Set.of("namespace", "serviceAccount", "ttl", "singleUse");
@@ -48,6 +49,9 @@ final class TokenController {
         v.check(singleUse == null || singleUse.isBoolean(), "singleUse", singleUse, "true or false");
         v.throwIfInvalid();
         MintedToken minted = tokens.mint(namespace, serviceAccount, ttl, singleUse != null && singleUse.asBoolean());
+        if (ApiFormat.plainTextOnly(request)) {
+            return ApiFormat.text(HttpResponse.status(HttpStatus.CREATED), minted.token());
+        }
         var format = ApiFormat.ofResponse(request);
         return ApiFormat.body(HttpResponse.status(HttpStatus.CREATED), codec.write(minted, format), format);
     }

@@ -25,7 +25,7 @@ import java.util.Set;
  * response and nowhere else), {@code GET} lists the live ones without secrets, {@code DELETE /{id}}
  * revokes one at once.
  */
-@Produces({MediaType.APPLICATION_JSON, ApiFormat.YAML})
+@Produces({MediaType.APPLICATION_JSON, ApiFormat.YAML, MediaType.TEXT_PLAIN})
 @Controller("/api/v1/viewertokens")
 final class ViewerTokenController {
     private static final Set<String> FIELDS = Set.of("name", "ttl");
@@ -47,7 +47,11 @@ final class ViewerTokenController {
         v.dnsLabel(name, "name");
         Duration ttl = TokenRequest.ttl(node, DEFAULT_TTL, ViewerTokens.MAX_TTL, "8760h", v);
         v.throwIfInvalid();
-        return respond(request, HttpStatus.CREATED, tokens.mint(name, ttl));
+        ViewerTokens.Minted minted = tokens.mint(name, ttl);
+        if (ApiFormat.plainTextOnly(request)) {
+            return ApiFormat.text(HttpResponse.status(HttpStatus.CREATED), minted.token());
+        }
+        return respond(request, HttpStatus.CREATED, minted);
     }
 
     @Get

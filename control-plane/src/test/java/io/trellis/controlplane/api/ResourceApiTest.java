@@ -416,6 +416,18 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
+    void aScriptThatAcceptsPlainTextGetsTheBareToken() throws IOException {
+        String join = http.toBlocking().retrieve(admin(HttpRequest.POST("/api/v1/tokens",
+                "{\"namespace\":\"default\",\"serviceAccount\":\"web\"}").contentType(MediaType.APPLICATION_JSON)
+                .accept(MediaType.TEXT_PLAIN_TYPE)));
+        String viewer = http.toBlocking().retrieve(admin(HttpRequest.POST("/api/v1/viewertokens",
+                "{\"name\":\"script\"}").contentType(MediaType.APPLICATION_JSON).accept(MediaType.TEXT_PLAIN_TYPE)));
+
+        assertThat(join).matches("trellis-jt\\.[^\\s\"{}]+\n");
+        assertThat(viewer).matches("trellis-vt\\.[^\\s\"{}]+\n");
+    }
+
+    @Test
     void caRotationTrustsTheNewRootThenSwitchesSigningWhenNoProxyLagsBehind() throws Exception {
         String before = http.toBlocking().retrieve("/api/v1/ca/bundle");
         JsonNode started = exchange(admin(HttpRequest.POST("/api/v1/ca/rotate", "")));

@@ -16,8 +16,10 @@ import io.trellis.certs.TrustBundle;
 import io.trellis.sidecar.telemetry.ProxyMetrics;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -40,6 +42,7 @@ public final class WorkloadIdentity {
     /** Made on first use (once per connection, never per request) and again after a trust-bundle change; guarded by this. */
     private SslContext tunnelServerContext;
     private SslContext inboundContext;
+    private final List<Runnable> installListeners = new CopyOnWriteArrayList<>();
 
     /** An identity {@code id} that trusts {@code initialBundle} until the first update. */
     public WorkloadIdentity(SpiffeId id, TrustBundle initialBundle, Clock clock, ProxyMetrics metrics) {
@@ -77,6 +80,14 @@ public final class WorkloadIdentity {
     public void install(KeyMaterial material) {
         keys.update(material);
         metrics.certificateInstalled(material.notAfter());
+        for (Runnable listener : installListeners) {
+            listener.run();
+        }
+    }
+
+    /** Runs {@code listener} after every later {@link #install}, on the installer's thread; it must not throw. */
+    public void onInstall(Runnable listener) {
+        installListeners.add(listener);
     }
 
     /** The roots peers must chain to. */

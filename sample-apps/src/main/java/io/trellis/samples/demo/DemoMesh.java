@@ -166,7 +166,10 @@ public final class DemoMesh {
                 "--admin-address", "127.0.0.1", "--api-port", Integer.toString(apiPort),
                 "--state-dir", work.resolve("sidecar-" + service).toString()));
         args.addAll(extra);
-        launch("sidecar-" + service, "sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k"), args);
+        // Through the launcher, as a user runs one: its JDK, JVM options and start-up cache.
+        List<String> command = new ArrayList<>(List.of(root.resolve("trellis").toString(), "sidecar"));
+        command.addAll(args);
+        start("sidecar-" + service, command);
     }
 
     private String placeOrder(String sku) throws Exception {
@@ -222,6 +225,10 @@ public final class DemoMesh {
         command.addAll(jvm);
         command.addAll(List.of("-cp", moduleDir.resolve("target/classes") + ":" + moduleDir.resolve("target/lib") + "/*", mainClass));
         command.addAll(args);
+        start(name, command);
+    }
+
+    private void start(String name, List<String> command) throws IOException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(work.resolve("logs/" + name + ".log").toFile()).start();
         processes.add(process);

@@ -4,8 +4,9 @@
 #   mesh:       load -> client sidecar -> mTLS HTTP/2 -> server sidecar -> backend
 #   nginx pair: load -> nginx -> mTLS HTTP/1.1 -> nginx -> backend          (when nginx is installed)
 # Figures: throughput (wrk, closed loop), added p50/p99 latency at a fixed rate (FixedRate.java, open loop),
-# CPU per request and RSS of the proxies (from /proc), a 200 MB download and upload (curl, best of three), and the
-# sidecars' time to ready.
+# CPU per request and RSS of the proxies (from /proc), a 200 MB download and upload (curl, best of three), the
+# sidecars' RSS after a 1 GiB download, their time to ready (no start-up cache: bench/startup.sh measures that), and,
+# when the machine has a JDK 21+ under /usr/lib/jvm, a second sidecar pair on it (throughput and CPU per request).
 # Writes bench/results/latest.md; docs/performance.md quotes it. Not run by CI.
 #   [WARMUP=30] bench/run.sh [DURATION_SECONDS=15] [RATE=400]
 set -euo pipefail
@@ -31,6 +32,18 @@ wait_http http://127.0.0.1:18300/
 sleep 2
 idle_rss_client=$(rss_mib "$loadgen_pid"); idle_rss_server=$(rss_mib "$backend_pid")
 
+# --- the same pair on the newest JDK 21+, with compact object headers (bench/jdk.sh compares the two at length) ---
+newest=$(for r in /usr/lib/jvm/*/release; do m=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$r"); \
+           [ -n "$m" ] && [ "$m" -ge 21 ] && echo "$m ${r%/release}/bin/java"; done | sort -n | tail -1 | cut -d' ' -f2)
+if [ -n "$newest" ]; then
+  newest_version=$("$newest" -version 2>&1 | head -1 | cut -d'"' -f2)
+  newest_opts="${SIDECAR_JAVA_OPTS:-$sidecar_opts} -XX:+UseCompactObjectHeaders"
+  SIDECAR_JAVA=$newest SIDECAR_JAVA_OPTS=$newest_opts start_sidecar backendn 18000 127.0.0.23 18111 18116 18121 18112
+  SIDECAR_JAVA=$newest SIDECAR_JAVA_OPTS=$newest_opts start_sidecar loadgenn 18999 127.0.0.24 18211 18216 18221 18212 \
+    --upstream backendn=18301
+  wait_http http://127.0.0.1:18301/
+fi
+
 # --- nginx pair with mTLS (ECDSA P-256, TLS 1.3, keep-alive on both hops) on 18401 ---
 [ $have_nginx = 1 ] && start_nginx_pair
 
@@ -49,6 +62,15 @@ read -r mesh_rps mesh_n < <(throughput http://127.0.0.1:18300/)
 c1=$(( $(cpu_ticks "$loadgen_pid") + $(cpu_ticks "$backend_pid") ))
 mesh_cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$mesh_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
 load_rss_client=$(rss_mib "$loadgen_pid"); load_rss_server=$(rss_mib "$backend_pid")
+if [ -n "$newest" ]; then
+  warm http://127.0.0.1:18301/
+  c0=$(( $(cpu_ticks "$loadgenn_pid") + $(cpu_ticks "$backendn_pid") ))
+  read -r newest_rps newest_n < <(throughput http://127.0.0.1:18301/)
+  c1=$(( $(cpu_ticks "$loadgenn_pid") + $(cpu_ticks "$backendn_pid") ))
+  newest_cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$newest_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
+  newest_rss="client $(rss_mib "$loadgenn_pid") MiB, server $(rss_mib "$backendn_pid") MiB loaded"
+  kill "$loadgenn_pid" "$backendn_pid"   # out of the way of the measurements below
+fi
 if [ $have_nginx = 1 ]; then
   warm http://127.0.0.1:18401/
   n0=$(nginx_pair_ticks)
@@ -84,6 +106,11 @@ read -r direct_dl direct_ul < <(bulk 18000)
 read -r mesh_dl mesh_ul < <(bulk 18300)
 [ $have_nginx = 1 ] && read -r nginx_dl nginx_ul < <(bulk 18401)
 
+# --- memory after a 1 GiB stream through the pair (a sparse file: nginx sends it as it would any other) ---
+truncate -s 1G "$work/www/huge.bin"; chmod 644 "$work/www/huge.bin"
+gib_mbs=$(curl -s -o /dev/null --max-time 300 -w '%{speed_download}' "http://127.0.0.1:18300/files/huge.bin" || echo 0)
+gib_rss="client $(rss_mib "$loadgen_pid") MiB, server $(rss_mib "$backend_pid") MiB (at $(awk -v b="$gib_mbs" 'BEGIN {printf "%.0f", b / 1e6}') MB/s)"
+
 out="$root/bench/results"; mkdir -p "$out"
 {
   echo "Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -m)), JDK $(java -version 2>&1 | head -1 | cut -d'"' -f2);"
@@ -103,6 +130,11 @@ out="$root/bench/results"; mkdir -p "$out"
          "+$(( $(field "$nginx_lat" p50_us) - $(field "$direct_lat" p50_us) )) / +$(( $(field "$nginx_lat" p99_us) - $(field "$direct_lat" p99_us) )) µs |" \
          "$nginx_cpu_us µs (both nginx) | $nginx_rss MiB loaded (both) |"
   fi
+  if [ -n "$newest" ]; then
+    echo "| Trellis sidecar pair on JDK $newest_version (compact headers) | $newest_rps |" \
+         "$(awk -v a="$newest_rps" -v b="$direct_rps" 'BEGIN {printf "%.2f", a/b}') | - | - | - |" \
+         "$newest_cpu_us µs (both sidecars) | $newest_rss |"
+  fi
   echo
   echo "| Path | 200 MB download | 200 MB upload |"
   echo "|---|---|---|"
@@ -110,7 +142,9 @@ out="$root/bench/results"; mkdir -p "$out"
   echo "| Trellis sidecar pair | $mesh_dl MB/s | $mesh_ul MB/s |"
   [ $have_nginx = 1 ] && echo "| nginx pair (mTLS) | $nginx_dl MB/s | $nginx_ul MB/s |"
   echo
-  echo "Sidecar time to ready (process start to /healthz/ready = 200, certificate issued and first snapshot applied):" \
+  echo "Sidecar RSS after a 1 GiB download through the pair: $gib_rss."
+  echo
+  echo "Sidecar time to ready without the start-up cache (process start to /healthz/ready = 200, certificate issued and first snapshot applied):" \
        "server $backend_ready_ms ms, client $loadgen_ready_ms ms. Errors at fixed rate: direct $(field "$direct_lat" errors)," \
        "mesh $(field "$mesh_lat" errors)$([ $have_nginx = 1 ] && echo ", nginx $(field "$nginx_lat" errors)")."
 } | tee "$out/latest.md"

@@ -11,8 +11,8 @@ import java.util.Map;
 
 /**
  * {@code trellis control-plane [--data-dir DIR] [--api-port 8080] [--grpc-port 15010] [--grpc-host ADDR]
- * [--api-host ADDR] [--admin-token-file FILE] [--ca-dir DIR] [--server-name NAME]... [--ready-file FILE]}. Every flag can also
- * come from the environment ({@code TRELLIS_DATA_DIR}, {@code TRELLIS_API_PORT}, ...); flags win.
+ * [--api-host ADDR] [--admin-token-file FILE] [--ca-dir DIR] [--server-name NAME]... [--ready-file FILE]}. Every
+ * flag can also come from the environment ({@code TRELLIS_DATA_DIR}, {@code TRELLIS_API_PORT}, ...); flags win.
  */
 public final class Main {
     private record Flag(String name, String property, String env) {
@@ -69,10 +69,11 @@ public final class Main {
     static String portInUse(Map<String, Object> properties) {
         for (Listener listener : LISTENERS) {
             String host = String.valueOf(properties.getOrDefault(listener.hostProperty(), "127.0.0.1"));
-            int port = Integer.parseInt(String.valueOf(properties.getOrDefault(listener.portProperty(), listener.defaultPort())));
-            if (port == 0) {
-                continue;
+            String value = String.valueOf(properties.getOrDefault(listener.portProperty(), listener.defaultPort()));
+            if (!value.matches("\\d{1,5}") || Integer.parseInt(value) == 0) {
+                continue;   // a random port, or a value that the server's own binding refuses with its message
             }
+            int port = Integer.parseInt(value);
             try (ServerSocket probe = new ServerSocket()) {
                 probe.setReuseAddress(true);
                 probe.bind(new InetSocketAddress(host, port));

@@ -185,7 +185,7 @@ public final class Sidecar implements AutoCloseable {
                 config.bindAddress(), inbound.port(), config.bindAddress(), tunnel.port(), outbound.port(),
                 config.adminAddress(), admin.port(), api.port());
         readiness.whenReady().thenRun(() -> {
-            LOG.info("sidecar for {} ready in {} ms (from process start)", self, ManagementFactory.getRuntimeMXBean().getUptime());
+            LOG.info("sidecar for {} ready in {} ms (since the JVM started)", self, ManagementFactory.getRuntimeMXBean().getUptime());
             readyFile.announce("inbound=" + config.bindAddress() + ":" + inbound.port() + "\noutbound=127.0.0.1:" + outbound.port()
                     + "\ntunnel=" + config.bindAddress() + ":" + tunnel.port() + "\nadmin=" + config.adminAddress() + ":"
                     + admin.port() + "\napi=127.0.0.1:" + api.port() + "\n");

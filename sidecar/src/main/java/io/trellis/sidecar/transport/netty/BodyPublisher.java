@@ -22,8 +22,8 @@ import org.reactivestreams.Subscription;
  * that much buffers (a socket read can bring 64 KiB, so the byte bound is the one that holds for HTTP/1.1). Reading
  * ahead of demand by that bounded amount also takes in an HTTP/2 stream's last frames before the stream closes.
  * Elements are data chunks, then one last chunk carrying the trailers, if any; what one turn of the event loop read
- * goes on as one element of up to {@link #MAX_MERGED_BYTES} (each element costs a hand-off between threads). A subscriber that cancels before the
- * end tells {@code onCancel}, and the rest of the body is read and dropped (so an HTTP/2 stream's flow-control window,
+ * goes on as one element of up to {@link #MAX_MERGED_BYTES} (each element costs a hand-off between threads). A
+ * subscriber that cancels before the end tells {@code onCancel}, and the rest of the body is read and dropped (so an HTTP/2 stream's flow-control window,
  * and its connection's, keep moving while the exchange's answer is still to come). One subscriber only. Its state
  * lives on the channel's event loop.
  */

@@ -44,6 +44,14 @@ start_sidecar() {  # name app-port address outbound inbound admin api [extra...]
   eval "${name}_ready_ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
 }
 
+# The java of the newest JDK of 21 or later under /usr/lib/jvm, or nothing.
+newest_jdk() {
+  for r in /usr/lib/jvm/*/release; do
+    m=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$r")
+    [ -n "$m" ] && [ "$m" -ge 21 ] && echo "$m ${r%/release}/bin/java"
+  done | sort -n | tail -1 | cut -d' ' -f2
+}
+
 for tool in wrk nginx; do
   if ! command -v "$tool" >/dev/null && [ -x /usr/sbin/$tool ]; then PATH=$PATH:/usr/sbin; fi
 done

@@ -11,8 +11,7 @@ rounds=${1:-5}
 seconds=${2:-10}
 . "$root/bench/common.sh"
 [ $have_nginx = 1 ] || { echo "bench: jdk.sh needs nginx as the backend" >&2; exit 2; }
-newest=$(for r in /usr/lib/jvm/*/release; do m=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$r"); \
-           [ -n "$m" ] && [ "$m" -ge 21 ] && echo "$m ${r%/release}/bin/java"; done | sort -n | tail -1 | cut -d' ' -f2)
+newest=$(newest_jdk)
 [ -n "$newest" ] || { echo "bench: no JDK 21+ under /usr/lib/jvm" >&2; exit 2; }
 
 mvn -B -q -DskipTests -pl sidecar,control-plane -am install >/dev/null

@@ -33,8 +33,7 @@ sleep 2
 idle_rss_client=$(rss_mib "$loadgen_pid"); idle_rss_server=$(rss_mib "$backend_pid")
 
 # --- the same pair on the newest JDK 21+, with compact object headers (bench/jdk.sh compares the two at length) ---
-newest=$(for r in /usr/lib/jvm/*/release; do m=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$r"); \
-           [ -n "$m" ] && [ "$m" -ge 21 ] && echo "$m ${r%/release}/bin/java"; done | sort -n | tail -1 | cut -d' ' -f2)
+newest=$(newest_jdk)
 if [ -n "$newest" ]; then
   newest_version=$("$newest" -version 2>&1 | head -1 | cut -d'"' -f2)
   newest_opts="${SIDECAR_JAVA_OPTS:-$sidecar_opts} -XX:+UseCompactObjectHeaders"

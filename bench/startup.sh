@@ -16,11 +16,12 @@ mvn -B -q -DskipTests -pl sidecar,control-plane -am install >/dev/null
 start_backend
 start_control_plane
 token web
-newest=$(for r in /usr/lib/jvm/*/release; do m=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$r"); \
-           [ -n "$m" ] && [ "$m" -ge 21 ] && echo "$m ${r%/release}/bin/java"; done | sort -n | tail -1 | cut -d' ' -f2)
+newest=$(newest_jdk)
 setups=("17 java off" "17+cache java on")
-[ -n "$newest" ] && setups+=("$("$newest" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1) $newest off"
-                             "$("$newest" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)+cache $newest on")
+if [ -n "$newest" ]; then
+  major=$("$newest" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  setups+=("$major $newest off" "$major+cache $newest on")
+fi
 
 one() {  # java cache state-dir control-plane -> "ms rss"
   TRELLIS_JAVA=$1 TRELLIS_STARTUP_CACHE=$2 "$root/trellis" sidecar --service web --app-port 18000 \

@@ -152,12 +152,14 @@ public final class Sidecar implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
+        // Stopped after the actors, not with the listeners: the control-plane session may still receive (and save) a
+        // snapshot while the sidecar drains, and a write refused by a stopped executor failed the session.
+        system.getWhenTerminated().thenRun(blocking::shutdown);
         Drainer.register(system, readiness, inbound, outbound, List.of(tunnel, tcpUpstreams), config.drainTimeout(),
                 () -> kafka.drain(config.drainTimeout()), () -> {
                     readyFile.withdraw();
                     outboundPipeline.close();
                     app.close();
-                    blocking.shutdown();
                     return CompletableFuture.allOf(admin.unbind().toCompletableFuture(), api.unbind().toCompletableFuture(),
                             kafka.close().toCompletableFuture(), loops.stop().toCompletableFuture());
                 });
@@ -181,9 +183,16 @@ public final class Sidecar implements AutoCloseable {
                         renewals),
                 () -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
                 "guardian", Props.empty());
-        LOG.info("sidecar for {} up: inbound {}:{}, tunnel {}:{}, outbound 127.0.0.1:{}, admin {}:{}, api 127.0.0.1:{}", self,
-                config.bindAddress(), inbound.port(), config.bindAddress(), tunnel.port(), outbound.port(),
-                config.adminAddress(), admin.port(), api.port());
+        LOG.info("inbound (mTLS, from other sidecars) listening on {}:{}", config.bindAddress(), inbound.port());
+        LOG.info("tunnel (mTLS, opaque TCP from other sidecars) listening on {}:{}", config.bindAddress(), tunnel.port());
+        LOG.info("outbound (from the app; Host or HTTP_PROXY) listening on 127.0.0.1:{}", outbound.port());
+        for (SidecarConfig.Upstream upstream : config.declaredUpstreams()) {
+            String name = upstream.targetPort() > 0 ? upstream.service() + ":" + upstream.targetPort() : upstream.service();
+            LOG.info("upstream {} ({}) listening on 127.0.0.1:{}", name, upstream.tcp() ? "opaque TCP" : "HTTP",
+                    upstream.tcp() ? tcpUpstreams.port(name).orElse(upstream.port()) : outbound.upstreamPort(name));
+        }
+        LOG.info("admin (health, metrics) listening on {}:{}", config.adminAddress(), admin.port());
+        LOG.info("local API (publish, identity) listening on 127.0.0.1:{}", api.port());
         readiness.whenReady().thenRun(() -> {
             LOG.info("sidecar for {} ready in {} ms (since the JVM started)", self, ManagementFactory.getRuntimeMXBean().getUptime());
             readyFile.announce("inbound=" + config.bindAddress() + ":" + inbound.port() + "\noutbound=127.0.0.1:" + outbound.port()

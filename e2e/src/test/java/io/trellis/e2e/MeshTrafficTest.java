@@ -9,7 +9,9 @@ import io.grpc.StatusRuntimeException;
 import io.trellis.e2e.app.TestBackend;
 import io.trellis.e2e.echo.EchoClient;
 import io.trellis.e2e.echo.Message;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -86,6 +88,20 @@ class MeshTrafficTest {
             solo.stop();
         }
         assertThat(ready).doesNotExist();
+    }
+
+    @Test
+    void aSidecarWhosePortIsTakenSaysWhichFlagInOneLineAndExits() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            SidecarProcess clash = mesh.launchSidecarUnready("clash", backend.port(), "--outbound-port",
+                    Integer.toString(taken.getLocalPort()));
+
+            assertThat(clash.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(clash.process().exitValue()).isEqualTo(1);
+            assertThat(clash.log()).contains("trellis sidecar: cannot bind the outbound listeners on 127.0.0.1 (--outbound-port "
+                    + taken.getLocalPort()).contains("Address already in use");
+            assertThat(clash.log().lines().filter(line -> line.startsWith("\tat ") || line.contains("Exception:"))).isEmpty();
+        }
     }
 
     private static String contents(Path file) {

@@ -72,12 +72,22 @@ public final class Main {
         try {
             context = ApplicationContext.builder().properties(properties).banner(false).start();
         } catch (RuntimeException e) {
-            System.err.println("trellis sidecar: " + Causes.rootMessage(e));
+            System.err.println("trellis sidecar: " + startFailure(e));
             System.exit(1);
             return;
         }
         context.getBean(Sidecar.class).whenTerminated().join();
         context.close();
+    }
+
+    /** Why the start failed, in one line: a listener that could not be bound is named with its flag. */
+    private static String startFailure(Throwable error) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof Sidecar.ListenerBindException bind) {
+                return bind.getMessage();
+            }
+        }
+        return Causes.rootMessage(error);
     }
 
     /** Turns flags and environment variables into {@code trellis.sidecar.*} properties. */

@@ -130,20 +130,23 @@ public final class Sidecar implements AutoCloseable {
         ListenerLimits limits = ListenerLimits.of(UnderscoreHeaders.of(config.headersWithUnderscores()),
                 config.maxConnections(), (direction, limit) -> metrics.limitHit(direction, limit.label()));
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
-                limits, config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort());
+                limits, config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort()
+                + " (--inbound-port)");
         OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, limits, config.outboundPort(),
-                config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1");
+                config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1 (--outbound-port "
+                + config.outboundPort() + " and the --upstream HTTP ports)");
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
-                config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort());
+                config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort()
+                + " (--tunnel-port)");
         TcpUpstreams tcpUpstreams = await(TcpUpstreams.bind(loops, identity, tables, metrics, config.namespace(),
-                config.declaredUpstreams()), "TCP upstream listeners on 127.0.0.1");
+                config.declaredUpstreams()), "TCP upstream listeners on 127.0.0.1 (the --upstream .../tcp ports)");
         AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
-                "admin listener on " + config.adminAddress() + ":" + config.adminPort());
+                "admin listener on " + config.adminAddress() + ":" + config.adminPort() + " (--admin-port)");
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
         KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), app, config.appPort(), config.kafkaBootstrap(), tables,
                 metrics, clock);
         LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, kafka.publishEndpoint(),
-                config.apiPort()), "API listener on 127.0.0.1:" + config.apiPort());
+                config.apiPort()), "API listener on 127.0.0.1:" + config.apiPort() + " (--api-port)");
 
         // One thread: state-directory writes must land in the order they were made (a later snapshot must never
         // be overwritten by an earlier one), and key generation is rare enough to share it.
@@ -317,6 +320,13 @@ public final class Sidecar implements AutoCloseable {
         return bindAddress.equals("0.0.0.0") || bindAddress.equals("::") ? InetAddress.getLocalHost().getHostAddress() : bindAddress;
     }
 
+    /** A listener could not be bound; the message names it, its flag and why. */
+    static final class ListenerBindException extends IOException {
+        ListenerBindException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private static <T> T await(java.util.concurrent.CompletionStage<T> stage, String what) throws IOException {
         try {
             return stage.toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
@@ -325,7 +335,7 @@ public final class Sidecar implements AutoCloseable {
             throw new IOException("interrupted while binding the " + what, e);
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
-            throw new IOException("cannot bind the " + what + ": " + cause.getMessage(), cause);
+            throw new ListenerBindException("cannot bind the " + what + ": " + cause.getMessage(), cause);
         }
     }
 }

@@ -197,6 +197,26 @@ final class MeshHarness implements AutoCloseable {
                 "-Dio.netty.leakDetection.level=paranoid"), args, log);
     }
 
+    /** A sidecar for {@code service} with its ports and state dir picked, not started. */
+    SidecarProcess plannedSidecar(String service, int appPort, String... extraArgs) throws IOException {
+        return newSidecar(service, "127.0.0." + nextAddress++, appPort, extraArgs);
+    }
+
+    /**
+     * Launches {@code ./trellis sidecar} with {@code args}, as a user runs it (the launcher's JVM options and start-up
+     * cache), with {@code env} added to the environment; output goes to {@code log}.
+     */
+    Process launchThroughLauncher(List<String> args, Map<String, String> env, Path log) throws IOException {
+        List<String> command = new ArrayList<>(List.of(ROOT.resolve("trellis").toString(), "sidecar"));
+        command.addAll(args);
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().putAll(env);
+        Process process = builder.start();
+        processes.add(process);
+        return process;
+    }
+
     /** Launches a process of the sample apps module (an app, or the local Kafka broker); output goes to {@code log}. */
     Process launchSampleApp(String mainClass, List<String> jvmOptions, List<String> args, Path log) throws IOException {
         return launch("sample-apps", mainClass, jvmOptions, args, log);

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.grpc.GrpcClientSettings;
@@ -102,6 +103,31 @@ class MeshTrafficTest {
                     + taken.getLocalPort()).contains("Address already in use");
             assertThat(clash.log().lines().filter(line -> line.startsWith("\tat ") || line.contains("Exception:"))).isEmpty();
         }
+    }
+
+    @Test
+    void theLauncherRecordsAStartupCacheOnTheFirstRunAndTheNextRunMapsIt() throws Exception {
+        // -Xshare:on makes a cache that cannot be mapped fatal, so a second run that becomes ready mapped it.
+        Path cache = mesh.work().resolve("startup-cache");
+        Map<String, String> env = Map.of("TRELLIS_CACHE_DIR", cache.toString(),
+                "TRELLIS_JAVA_OPTS", "-Xmx64m -Xss512k -XX:+UseSerialGC -Xshare:on");
+        SidecarProcess recording = mesh.plannedSidecar("cached", backend.port());
+        recording.startThroughLauncher(env);
+        recording.stop();
+        List<Path> recorded;
+        try (var files = Files.list(cache)) {
+            recorded = files.filter(file -> file.getFileName().toString().matches("sidecar-.+\\.(jsa|aot)")).toList();
+        }
+        assertThat(recorded).hasSize(1);
+        assertThat(Files.size(recorded.get(0))).isGreaterThan(1_000_000);
+        var recordedAt = Files.getLastModifiedTime(recorded.get(0));
+
+        SidecarProcess mapping = mesh.plannedSidecar("cached", backend.port());
+        mapping.startThroughLauncher(env);
+        mapping.stop();
+
+        assertThat(Files.getLastModifiedTime(recorded.get(0))).isEqualTo(recordedAt);
+        assertThat(mapping.log()).contains("ready in").doesNotContain("shared archive");
     }
 
     private static String contents(Path file) {

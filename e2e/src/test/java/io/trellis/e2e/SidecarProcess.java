@@ -32,6 +32,17 @@ final class SidecarProcess {
     /** Starts the process and waits until it reports ready. */
     void start() throws Exception {
         launch();
+        awaitReady();
+    }
+
+    /** Starts the process through {@code ./trellis sidecar}, with {@code env} added, and waits until it is ready. */
+    void startThroughLauncher(Map<String, String> env) throws Exception {
+        process = harness.launchThroughLauncher(args, env, harness.work().resolve(logName()));
+        starts++;
+        awaitReady();
+    }
+
+    private void awaitReady() throws Exception {
         try {
             MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready", () -> {
                 if (!process.isAlive()) {

@@ -13,6 +13,8 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }      # utime+stime, in cl
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "timeout: $1" >&2; return 1; }
 hz=$(getconf CLK_TCK)
+wrk_run() { wrk -t2 -c"$2" -d"$3s" "$1" | awk '/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n}'; }  # url conns seconds -> "req/s requests"
+per_request_us() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}'; }  # ticks requests -> µs
 
 start_control_plane() {  # on 127.0.0.1:18080 (API) and 18010 (gRPC); writes $work/bundle.pem
   java -Xmx256m -XX:+UseSerialGC -cp "$root/control-plane/target/classes:$root/control-plane/target/lib/*" \

@@ -27,12 +27,11 @@ wait_http http://127.0.0.1:18300/; wait_http http://127.0.0.1:18301/
 idle_a=$(( $(rss_mib $backenda_pid) + $(rss_mib $loadgena_pid) )); idle_b=$(( $(rss_mib $backendb_pid) + $(rss_mib $loadgenb_pid) ))
 
 round() {  # port pidA pidB -> "req/s µs-per-request"
-  local c0 out c1
+  local c0 c1 rps n
   c0=$(( $(cpu_ticks "$2") + $(cpu_ticks "$3") ))
-  out=$(wrk -t2 -c32 -d"${seconds}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n}')
+  read -r rps n < <(wrk_run "http://127.0.0.1:$1/" 32 "$seconds")
   c1=$(( $(cpu_ticks "$2") + $(cpu_ticks "$3") ))
-  read -r rps n <<< "$out"
-  awk -v rps="$rps" -v n="$n" -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%.0f %.0f", rps, t / hz * 1e6 / n}'
+  echo "$(printf '%.0f' "$rps") $(per_request_us $((c1 - c0)) "$n")"
 }
 for port in 18300 18301; do wrk -t2 -c32 -d30s "http://127.0.0.1:$port/" >/dev/null; done   # JIT warm-up
 echo "round, JDK 17 req/s, µs/request, newest ($newest) req/s, µs/request"

@@ -51,7 +51,7 @@ if [ -n "${BENCH_KEEP:-}" ]; then echo "kept running in $work: ${pids[*]}"; exit
 # Warm-up before each measured run: on 2 shared cores C2 needs ~20 s of load to finish compiling the proxy path.
 warm() { wrk -t2 -c$conns -d"${warmup}s" "$1" >/dev/null 2>&1; }
 throughput() {  # url -> "req/s requests"
-  wrk -t2 -c$conns -d"${duration}s" "$1" | awk '/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n}'
+  wrk_run "$1" "$conns" "$duration"
 }
 warm http://127.0.0.1:18000/
 read -r direct_rps _ < <(throughput http://127.0.0.1:18000/)
@@ -59,14 +59,14 @@ warm http://127.0.0.1:18300/
 c0=$(( $(cpu_ticks "$loadgen_pid") + $(cpu_ticks "$backend_pid") ))
 read -r mesh_rps mesh_n < <(throughput http://127.0.0.1:18300/)
 c1=$(( $(cpu_ticks "$loadgen_pid") + $(cpu_ticks "$backend_pid") ))
-mesh_cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$mesh_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
+mesh_cpu_us=$(per_request_us $((c1 - c0)) "$mesh_n")
 load_rss_client=$(rss_mib "$loadgen_pid"); load_rss_server=$(rss_mib "$backend_pid")
 if [ -n "$newest" ]; then
   warm http://127.0.0.1:18301/
   c0=$(( $(cpu_ticks "$loadgenn_pid") + $(cpu_ticks "$backendn_pid") ))
   read -r newest_rps newest_n < <(throughput http://127.0.0.1:18301/)
   c1=$(( $(cpu_ticks "$loadgenn_pid") + $(cpu_ticks "$backendn_pid") ))
-  newest_cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$newest_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
+  newest_cpu_us=$(per_request_us $((c1 - c0)) "$newest_n")
   newest_rss="client $(rss_mib "$loadgenn_pid") MiB, server $(rss_mib "$backendn_pid") MiB loaded"
   kill "$loadgenn_pid" "$backendn_pid"   # out of the way of the measurements below
 fi
@@ -75,7 +75,7 @@ if [ $have_nginx = 1 ]; then
   n0=$(nginx_pair_ticks)
   read -r nginx_rps nginx_n < <(throughput http://127.0.0.1:18401/)
   n1=$(nginx_pair_ticks)
-  nginx_cpu_us=$(awk -v t=$((n1 - n0)) -v hz="$hz" -v n="$nginx_n" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
+  nginx_cpu_us=$(per_request_us $((n1 - n0)) "$nginx_n")
   nginx_rss=$(nginx_pair_rss)
 fi
 

@@ -82,12 +82,8 @@ public final class Main {
 
     /** Why the start failed, in one line: a listener that could not be bound is named with its flag. */
     private static String startFailure(Throwable error) {
-        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
-            if (cause instanceof Sidecar.ListenerBindException bind) {
-                return bind.getMessage();
-            }
-        }
-        return Causes.rootMessage(error);
+        return Causes.find(error, Sidecar.ListenerBindException.class).map(Throwable::getMessage)
+                .orElseGet(() -> Causes.rootMessage(error));
     }
 
     /** Turns flags and environment variables into {@code trellis.sidecar.*} properties. */

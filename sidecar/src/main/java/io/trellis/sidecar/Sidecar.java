@@ -5,13 +5,13 @@ import com.typesafe.config.ConfigFactory;
 import io.trellis.certs.KeyMaterial;
 import io.trellis.certs.Pem;
 import io.trellis.certs.PeerCertificateVerifier;
+import io.trellis.certs.ReadyFile;
 import io.trellis.certs.SpiffeId;
 import io.trellis.certs.TrustBundle;
 import io.trellis.mesh.v1.Hello;
 import io.trellis.mesh.v1.Snapshot;
 import io.trellis.sidecar.admin.AdminServer;
 import io.trellis.sidecar.admin.Readiness;
-import io.trellis.sidecar.admin.ReadyFile;
 import io.trellis.sidecar.api.LocalApiServer;
 import io.trellis.sidecar.config.Backoff;
 import io.trellis.sidecar.config.ControlPlaneSession;
@@ -186,23 +186,28 @@ public final class Sidecar implements AutoCloseable {
                         renewals),
                 () -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
                 "guardian", Props.empty());
-        LOG.info("inbound (mTLS, from other sidecars) listening on {}:{}", config.bindAddress(), inbound.port());
-        LOG.info("tunnel (mTLS, opaque TCP from other sidecars) listening on {}:{}", config.bindAddress(), tunnel.port());
-        LOG.info("outbound (from the app; Host or HTTP_PROXY) listening on 127.0.0.1:{}", outbound.port());
-        for (SidecarConfig.Upstream upstream : config.declaredUpstreams()) {
-            String name = upstream.targetPort() > 0 ? upstream.service() + ":" + upstream.targetPort() : upstream.service();
-            LOG.info("upstream {} ({}) listening on 127.0.0.1:{}", name, upstream.tcp() ? "opaque TCP" : "HTTP",
-                    upstream.tcp() ? tcpUpstreams.port(name).orElse(upstream.port()) : outbound.upstreamPort(name));
-        }
-        LOG.info("admin (health, metrics) listening on {}:{}", config.adminAddress(), admin.port());
-        LOG.info("local API (publish, identity) listening on 127.0.0.1:{}", api.port());
+        Sidecar sidecar = new Sidecar(system, inbound, outbound, tunnel, tcpUpstreams, admin, api, identity, readiness);
+        sidecar.logListeners(config);
         readiness.whenReady().thenRun(() -> {
             LOG.info("sidecar for {} ready in {} ms (since the JVM started)", self, ManagementFactory.getRuntimeMXBean().getUptime());
             readyFile.announce("inbound=" + config.bindAddress() + ":" + inbound.port() + "\noutbound=127.0.0.1:" + outbound.port()
                     + "\ntunnel=" + config.bindAddress() + ":" + tunnel.port() + "\nadmin=" + config.adminAddress() + ":"
                     + admin.port() + "\napi=127.0.0.1:" + api.port() + "\n");
         });
-        return new Sidecar(system, inbound, outbound, tunnel, tcpUpstreams, admin, api, identity, readiness);
+        return sidecar;
+    }
+
+    /** One line per listener, as bound. */
+    private void logListeners(SidecarConfig config) {
+        LOG.info("inbound (mTLS, from other sidecars) listening on {}:{}", config.bindAddress(), inboundPort());
+        LOG.info("tunnel (mTLS, opaque TCP from other sidecars) listening on {}:{}", config.bindAddress(), tunnelPort());
+        LOG.info("outbound (from the app; Host or HTTP_PROXY) listening on 127.0.0.1:{}", outboundPort());
+        for (SidecarConfig.Upstream upstream : config.declaredUpstreams()) {
+            LOG.info("upstream {} ({}) listening on 127.0.0.1:{}", upstream.key(), upstream.tcp() ? "opaque TCP" : "HTTP",
+                    upstreamPort(upstream.key()));
+        }
+        LOG.info("admin (health, metrics) listening on {}:{}", config.adminAddress(), adminPort());
+        LOG.info("local API (publish, identity) listening on 127.0.0.1:{}", apiPort());
     }
 
     /** The inbound (mTLS) port. */

@@ -90,6 +90,11 @@ public record SidecarConfig(
         public Upstream(String service, int port) {
             this(service, port, false, 0);
         }
+
+        /** How it is named and looked up: {@code NAME}, or {@code NAME:PORT} for a declared target port. */
+        public String key() {
+            return targetPort == 0 ? service : service + ":" + targetPort;
+        }
     }
 
     /** Validates every field; the message names the flag and the expectation. */

@@ -30,12 +30,17 @@ public final class Causes {
 
     /** True when some cause is of {@code type}. */
     public static boolean has(Throwable error, Class<? extends Throwable> type) {
+        return find(error, type).isPresent();
+    }
+
+    /** The outermost cause of {@code type}, if any. */
+    public static <T extends Throwable> java.util.Optional<T> find(Throwable error, Class<T> type) {
         for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
             if (type.isInstance(cause)) {
-                return true;
+                return java.util.Optional.of(type.cast(cause));
             }
         }
-        return false;
+        return java.util.Optional.empty();
     }
 
     /**

@@ -86,7 +86,7 @@ public final class TcpUpstreams implements Drainable {
             bootstrap.bind("127.0.0.1", upstream.port()).addListener((ChannelFuture f) -> {
                 if (f.isSuccess()) {
                     synchronized (listeners) {
-                        listeners.put(name(upstream), f.channel());
+                        listeners.put(upstream.key(), f.channel());
                     }
                     bound.complete(null);
                 } else {
@@ -119,10 +119,6 @@ public final class TcpUpstreams implements Drainable {
     @Override
     public CompletionStage<Void> drain(Duration deadline) {
         return open.drain(deadline);
-    }
-
-    private static String name(SidecarConfig.Upstream upstream) {
-        return upstream.targetPort() == 0 ? upstream.service() : upstream.service() + ":" + upstream.targetPort();
     }
 
 

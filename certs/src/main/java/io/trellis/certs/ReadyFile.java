@@ -1,6 +1,5 @@
-package io.trellis.sidecar.admin;
+package io.trellis.certs;
 
-import io.trellis.certs.OwnerOnlyFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,9 +7,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code --ready-file}: written (owner-only, atomically) when the sidecar first becomes ready, with its ports,
- * and removed when it shuts down; a stale one from an earlier run is removed at start. Its presence tells a script
- * that this sidecar serves, without polling {@code /healthz/ready}. A sidecar without the flag has a no-op one.
+ * A component's {@code --ready-file}: written (owner-only, atomically) when it first serves, with its addresses, and
+ * removed when it stops; a stale one from an earlier run is removed when it is opened. Its presence tells a script
+ * that the process serves, without polling. Without the flag the file is a no-op one. Used by the control plane and
+ * the sidecar.
  */
 public final class ReadyFile {
     private static final Logger LOG = LoggerFactory.getLogger(ReadyFile.class);
@@ -41,7 +41,7 @@ public final class ReadyFile {
         }
     }
 
-    /** Removes the file: the sidecar is going away. */
+    /** Removes the file: the process is going away. */
     public void withdraw() {
         if (path == null) {
             return;

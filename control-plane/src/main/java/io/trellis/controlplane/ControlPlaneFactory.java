@@ -1,15 +1,20 @@
 package io.trellis.controlplane;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Context;
 import io.micronaut.context.annotation.Factory;
+import io.micronaut.context.annotation.Requires;
+import io.trellis.certs.OwnerOnlyFiles;
 import io.trellis.controlplane.ca.CaRotationCoordinator;
 import io.trellis.controlplane.ca.MeshCertificateAuthority;
+import io.trellis.controlplane.inject.AdmissionWebhook;
+import io.trellis.controlplane.inject.InjectorSettings;
+import io.trellis.controlplane.inject.PodInjector;
 import io.trellis.controlplane.push.GrpcServer;
 import io.trellis.controlplane.push.ServerIdentity;
 import io.trellis.controlplane.push.SnapshotPusher;
 import io.trellis.controlplane.registry.ProxyInstance;
-import io.trellis.certs.OwnerOnlyFiles;
 import io.trellis.controlplane.registry.ProxyRegistry;
 import io.trellis.controlplane.registry.RegistrationPolicy;
 import io.trellis.controlplane.registry.RegistryFile;
@@ -85,6 +90,13 @@ final class ControlPlaneFactory {
             }
         }));
         return registry;
+    }
+
+    @Singleton
+    @Requires(property = "trellis.injector.enabled", value = "true")
+    AdmissionWebhook admissionWebhook(InjectorSettings settings) {
+        ObjectMapper mapper = PodInjector.newMapper();
+        return new AdmissionWebhook(new PodInjector(settings, mapper), mapper);
     }
 
     @Singleton

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  * @param namespace the service's namespace
  * @param serviceAccount the identity's service-account segment; defaults to the service name
  * @param trustDomain the mesh trust domain the control plane's certificate is checked against
- * @param appPort the local app's port on 127.0.0.1, where inbound requests are forwarded
+ * @param appPort the local app's port on 127.0.0.1, where inbound requests are forwarded; 0 = the app serves nothing
+ *     (a Job that only calls out), so inbound requests are answered 503 {@code upstream-connect-failure}
  * @param appProtocol how to speak to the app: {@code auto} (gRPC over h2c, the rest HTTP/1.1),
  *     {@code http1} or {@code h2c}
  * @param tokenFile the join token used to obtain the first certificate

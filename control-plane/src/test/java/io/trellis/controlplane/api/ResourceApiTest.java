@@ -416,6 +416,12 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
+    void theInjectorWebhookIsNotServedUnlessItIsEnabled() {
+        HttpClientResponseException e = failure(HttpRequest.POST("/inject", "{}").contentType(MediaType.APPLICATION_JSON_TYPE));
+        assertThat(e.getStatus()).isEqualTo(HttpStatus.NOT_FOUND);
+    }
+
+    @Test
     void aScriptThatAcceptsPlainTextGetsTheBareToken() throws IOException {
         String join = http.toBlocking().retrieve(admin(HttpRequest.POST("/api/v1/tokens",
                 "{\"namespace\":\"default\",\"serviceAccount\":\"web\"}").contentType(MediaType.APPLICATION_JSON)

@@ -123,6 +123,10 @@ public final class PodInjector {
             patch.add(inits.isEmpty() ? new JsonPatch.Add("/spec/initContainers", mapper.valueToTree(List.of(init)))
                     : new JsonPatch.Add("/spec/initContainers/0", tree(init)));
             patch.add(new JsonPatch.Add("/spec/containers/0", tree(proxy)));
+            if (spec.getRestartPolicy() != null && !spec.getRestartPolicy().equals("Always")) {
+                warnings.add("a classic sidecar keeps this pod running after its app exits: have the app call POST "
+                        + "http://127.0.0.1:" + API_PORT + "/shutdown when it is done");
+            }
         }
 
         List<Volume> volumes = volumes();

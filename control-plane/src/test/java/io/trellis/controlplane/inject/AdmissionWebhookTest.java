@@ -259,7 +259,7 @@ class AdmissionWebhookTest implements TestPropertyProvider {
     void aPodInjectedTwiceIsUnchangedTheSecondTime() throws Exception {
         ObjectNode review = fixture("deployment-pod.json");
         Answer first = review(review, "");
-        review.with("request").set("object", first.pod());
+        review.withObject("/request").set("object", first.pod());
 
         Answer second = review(review, "");
 
@@ -302,11 +302,11 @@ class AdmissionWebhookTest implements TestPropertyProvider {
     @Test
     void anythingButAPodsCreationIsAllowedUnchanged() throws Exception {
         ObjectNode update = fixture("deployment-pod.json");
-        update.with("request").put("operation", "UPDATE");
+        update.withObject("/request").put("operation", "UPDATE");
         assertThat(review(update, "").response().has("patch")).isFalse();
 
         ObjectNode deployment = fixture("deployment-pod.json");
-        deployment.with("request").putObject("kind").put("group", "apps").put("version", "v1").put("kind", "Deployment");
+        deployment.withObject("/request").putObject("kind").put("group", "apps").put("version", "v1").put("kind", "Deployment");
         Answer answer = review(deployment, "");
         assertThat(answer.status()).isEqualTo(200);
         assertThat(answer.response().path("allowed").asBoolean()).isTrue();

@@ -105,6 +105,19 @@ class InjectCommandTest {
     }
 
     @Test
+    void onAnOlderClusterTheProxyIsAClassicContainerAndAJobIsToldHowToEndIt() throws Exception {
+        Run run = run(manifests(), "-f", "-", "--ca-bundle", bundle().toString(), "--classic-sidecar");
+
+        Deployment inventory = YAML.convertValue(run.documents().get(0), Deployment.class);
+        assertThat(initNames(inventory.getSpec().getTemplate())).containsExactly(PodInjector.INIT);
+        assertThat(inventory.getSpec().getTemplate().getSpec().getContainers()).extracting(Container::getName)
+                .containsExactly(PodInjector.PROXY, "inventory");
+        assertThat(inventory.getSpec().getTemplate().getSpec().getContainers().get(0).getRestartPolicy()).isNull();
+        assertThat(run.err()).contains("Job/backfill: a classic sidecar keeps this pod running after its app exits")
+                .contains("POST http://127.0.0.1:15002/shutdown").doesNotContain("Deployment/inventory");
+    }
+
+    @Test
     void numbersInArgumentsStayStringsSoTheApiServerAcceptsThem() throws Exception {
         Run run = run(manifests(), "-f", "-", "--ca-bundle", bundle().toString());
 

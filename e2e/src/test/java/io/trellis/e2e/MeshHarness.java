@@ -48,6 +48,11 @@ final class MeshHarness implements AutoCloseable {
         this.work = work;
     }
 
+    /** A harness with no control plane: the test starts what it needs with {@link #launchPeer}. */
+    static MeshHarness withoutControlPlane() throws IOException {
+        return new MeshHarness(Files.createTempDirectory("trellis-e2e"));
+    }
+
     /** A harness with a running control plane. */
     static MeshHarness start() throws Exception {
         MeshHarness harness = new MeshHarness(Files.createTempDirectory("trellis-e2e"));
@@ -254,6 +259,14 @@ final class MeshHarness implements AutoCloseable {
 
     private Process launch(String module, String mainClass, List<String> jvmOptions, List<String> args, Path log)
             throws IOException {
+        Process process = new ProcessBuilder(javaCommand(module, mainClass, jvmOptions, args)).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        processes.add(process);
+        return process;
+    }
+
+    /** The command line that runs {@code mainClass} of {@code module} from its build output. */
+    static List<String> javaCommand(String module, String mainClass, List<String> jvmOptions, List<String> args) {
         Path moduleDir = ROOT.resolve(module);
         if (!Files.isDirectory(moduleDir.resolve("target/lib"))) {
             throw new IllegalStateException(moduleDir + "/target/lib is missing: run the build through `mvn verify`"
@@ -266,10 +279,12 @@ final class MeshHarness implements AutoCloseable {
         command.add(moduleDir.resolve("target/classes") + ":" + moduleDir.resolve("target/lib") + "/*");
         command.add(mainClass);
         command.addAll(args);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        processes.add(process);
-        return process;
+        return command;
+    }
+
+    /** The repository's root (where the {@code trellis} launcher is). */
+    static Path root() {
+        return ROOT;
     }
 
     private URI api(String path) {

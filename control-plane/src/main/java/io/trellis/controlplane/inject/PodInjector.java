@@ -44,7 +44,9 @@ public final class PodInjector {
     static final String TOKEN_DIR = "/var/run/secrets/trellis.io";
     static final String BUNDLE_DIR = "/var/run/trellis/bundle";
     static final String STATE_DIR = "/var/run/trellis/state";
-    static final String CACHE_DIR = "/var/cache/trellis";
+    /** The proxy makes its state directory itself, 0700, inside the volume (an emptyDir is 0777). */
+    static final String STATE_SUBDIR = STATE_DIR + "/proxy";
+    static final String CACHE_DIR = "/var/run/trellis/cache";
 
     /** How the webhook picked the pod: by its namespace's label (a pod may opt out) or by the pod's own label. */
     public enum Scope { NAMESPACE, POD }
@@ -189,7 +191,7 @@ public final class PodInjector {
         env.add(value("TRELLIS_CONTROL_PLANE", settings.controlPlane()));
         env.add(value("TRELLIS_TOKEN_FILE", TOKEN_DIR + "/token"));
         env.add(value("TRELLIS_CA_BUNDLE", BUNDLE_DIR + "/ca-bundle.pem"));
-        env.add(value("TRELLIS_STATE_DIR", STATE_DIR));
+        env.add(value("TRELLIS_STATE_DIR", STATE_SUBDIR));
         env.add(value("TRELLIS_CACHE_DIR", CACHE_DIR));
         annotations.appProtocol().ifPresent(protocol -> env.add(value("TRELLIS_APP_PROTOCOL", protocol)));
         List<String> upstreams = annotations.upstreams();

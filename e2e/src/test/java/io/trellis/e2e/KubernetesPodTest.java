@@ -146,6 +146,19 @@ class KubernetesPodTest {
         kubelet.run(pods.get(1), clientNs, CLIENT_IP, joinToken("client"));
         initOutput.put("client", mesh.logTail(PodRunner.logName("client-0", "trellis-init")));
 
+        // Servers outside the mesh, on the node: HTTP, TLS, a protocol where the client speaks first (Redis) and one
+        // where the server does (SMTP).
+        mesh.launchPeer("outside-http", netns(nodeNs, List.of("/usr/bin/python3", "-m", "http.server", "9998",
+                "--bind", NODE_IP, "--directory", site.toString())));
+        run(List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", mesh.work().resolve("outside.key").toString(), "-out", mesh.work().resolve("outside.pem").toString(),
+                "-subj", "/CN=outside.example", "-days", "1"));
+        mesh.launchPeer("outside-tls", netns(nodeNs, List.of("openssl", "s_server", "-www", "-accept", NODE_IP + ":8443",
+                "-cert", mesh.work().resolve("outside.pem").toString(), "-key", mesh.work().resolve("outside.key").toString())));
+        mesh.launchPeer("outside-redis", netns(nodeNs, List.of("redis-server", "--port", "6390", "--bind", NODE_IP,
+                "--save", "", "--appendonly", "no", "--protected-mode", "no")));
+        mesh.launchPeer("outside-smtp", netns(nodeNs, List.of("/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
+                NODE_IP + ":8025")));
         // A server outside the mesh, on a port both pods exclude.
         mesh.launchPeer("plain-server", netns(backendNs, List.of("/usr/bin/python3", "-m", "http.server", "9999",
                 "--bind", BACKEND_IP, "--directory", site.toString())));
@@ -176,6 +189,28 @@ class KubernetesPodTest {
                 "-D", "-", "http://" + BACKEND_IP + ":8080/")));
         assertThat(body).startsWith("HTTP/1.1 200")
                 .contains("hello from the backend's app; caller spiffe://cluster.local/ns/default/sa/client");
+    }
+
+    @Test
+    void aCallToTheBackendPodsAddressWithNoMeshNameInItIsMeshedByTheAddressItWasGoingTo() throws Exception {
+        // The Host is the pod's IP: the client's proxy reads where the redirect took the connection from.
+        String body = run(netns(clientNs, List.of("curl", "-sS", "--max-time", "10", "http://" + BACKEND_IP + ":8080/")));
+        assertThat(body).contains("hello from the backend's app; caller spiffe://cluster.local/ns/default/sa/client");
+    }
+
+    @Test
+    void trafficToDestinationsOutsideTheMeshPassesThroughAsItWas() throws Exception {
+        assertThat(run(netns(clientNs, List.of("curl", "-sS", "--max-time", "10", "-D", "-",
+                "http://" + NODE_IP + ":9998/hello.txt"))))
+                .as("HTTP to a host the mesh does not know").contains("Server: SimpleHTTP")
+                .contains("hello from a server outside the mesh");
+        assertThat(run(netns(clientNs, List.of("curl", "-sSk", "--max-time", "10", "https://" + NODE_IP + ":8443/"))))
+                .as("TLS, end to end between the app and the server").contains("s_server");
+        assertThat(run(netns(clientNs, List.of("redis-cli", "-h", NODE_IP, "-p", "6390", "PING"))).strip())
+                .as("a protocol where the client speaks first").isEqualTo("PONG");
+        assertThat(run(netns(clientNs, List.of("/usr/bin/python3", "-c", "import socket; s = socket.create_connection(('"
+                + NODE_IP + "', 8025), 10); s.settimeout(10); print(s.recv(200).decode())"))))
+                .as("a protocol where the server speaks first: its greeting reaches the app").startsWith("220 ");
     }
 
     @Test

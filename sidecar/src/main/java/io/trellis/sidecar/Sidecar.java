@@ -30,6 +30,7 @@ import io.trellis.sidecar.kafka.KafkaBridge;
 import io.trellis.sidecar.lifecycle.Drainer;
 import io.trellis.sidecar.outbound.OutboundPipeline;
 import io.trellis.sidecar.outbound.OutboundServer;
+import io.trellis.sidecar.outbound.RedirectedConnections;
 import io.trellis.sidecar.tcp.TcpUpstreams;
 import io.trellis.sidecar.tcp.TunnelServer;
 import io.trellis.sidecar.transport.EventLoops;
@@ -132,14 +133,15 @@ public final class Sidecar implements AutoCloseable {
         InboundServer inbound = await(InboundServer.bind(loops, identity, inboundPipeline, materializer, config.service(),
                 limits, config.bindAddress(), config.inboundPort()), "inbound listener on " + config.bindAddress() + ":" + config.inboundPort()
                 + " (--inbound-port)");
+        TcpUpstreams tcpUpstreams = await(TcpUpstreams.bind(loops, identity, tables, metrics, config.namespace(),
+                config.declaredUpstreams()), "TCP upstream listeners on 127.0.0.1 (the --upstream .../tcp ports)");
         OutboundServer outbound = await(OutboundServer.bind(loops, outboundPipeline, materializer, limits, config.outboundPort(),
-                config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList()), "outbound listeners on 127.0.0.1 (--outbound-port "
+                config.declaredUpstreams().stream().filter(upstream -> !upstream.tcp()).toList(),
+                new RedirectedConnections(tables, config.namespace(), tcpUpstreams)), "outbound listeners on 127.0.0.1 (--outbound-port "
                 + config.outboundPort() + " and the --upstream HTTP ports)");
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort()
                 + " (--tunnel-port)");
-        TcpUpstreams tcpUpstreams = await(TcpUpstreams.bind(loops, identity, tables, metrics, config.namespace(),
-                config.declaredUpstreams()), "TCP upstream listeners on 127.0.0.1 (the --upstream .../tcp ports)");
         AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort() + " (--admin-port)");
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();

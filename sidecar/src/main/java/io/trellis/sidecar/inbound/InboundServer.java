@@ -33,9 +33,9 @@ public final class InboundServer implements Drainable {
     public static CompletionStage<InboundServer> bind(EventLoops loops, WorkloadIdentity identity, InboundPipeline pipeline,
             Materializer materializer, String service, ListenerLimits limits, String address, int port) {
         return NettyHttpServer.bind(loops, identity::inboundContext,
-                (request, abandoned) -> pipeline.handle(request, request.getAttribute(
+                (request, connectionService, abandoned) -> pipeline.handle(request, request.getAttribute(
                         org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession).isPresent(), abandoned),
-                materializer, service, limits.on("inbound", MAX_HEADER_BYTES), address, port).thenApply(InboundServer::new);
+                materializer, service, limits.on("inbound", MAX_HEADER_BYTES), address, port, null).thenApply(InboundServer::new);
     }
 
     /** The port the listener is bound to. */

@@ -5,6 +5,8 @@ import io.trellis.sidecar.lifecycle.Drainable;
 import io.trellis.sidecar.transport.EventLoops;
 import io.trellis.sidecar.transport.netty.NettyHttpServer;
 import io.trellis.sidecar.transport.netty.ListenerLimits;
+import io.trellis.sidecar.transport.netty.Redirects;
+import io.trellis.sidecar.transport.netty.RequestHandler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -17,7 +19,8 @@ import org.apache.pekko.stream.Materializer;
 /**
  * The app-facing listeners on 127.0.0.1, on Netty ({@link NettyHttpServer}, plaintext only: HTTP/1.1, and h2c with
  * prior knowledge): the main outbound port, which routes by authority or absolute-form target (so
- * {@code HTTP_PROXY} works), and one port per declared upstream that routes everything to its service. The app
+ * {@code HTTP_PROXY} works) and takes the connections the pod's redirect brings ({@link RedirectedConnections}), and
+ * one port per declared upstream that routes everything to its service. The app
  * going away (a reset stream, a closed connection) reaches the pipeline as the request's abandonment, so the peer
  * sidecar and its app see the cancellation too. Draining keeps the ports open (an app that is shutting down may
  * still call out), sends GOAWAY on HTTP/2 connections and closes HTTP/1.1 ones after their exchange; the ports close
@@ -34,18 +37,21 @@ public final class OutboundServer implements Drainable {
         this.upstreams = upstreams;
     }
 
-    /** Binds the main port and one port per upstream. */
+    /**
+     * Binds the main port (which also takes the connections {@code redirects} says where to send) and one port per
+     * upstream.
+     */
     public static CompletionStage<OutboundServer> bind(EventLoops loops, OutboundPipeline pipeline, Materializer materializer,
-            ListenerLimits limits, int port, List<SidecarConfig.Upstream> declared) {
+            ListenerLimits limits, int port, List<SidecarConfig.Upstream> declared, Redirects redirects) {
         ListenerLimits outbound = limits.on("outbound", MAX_HEADER_BYTES);
-        CompletableFuture<NettyHttpServer> main = NettyHttpServer.bind(loops, null,
-                (request, abandoned) -> pipeline.handle(request, null, abandoned), materializer, "", outbound, "127.0.0.1", port)
-                .toCompletableFuture();
+        RequestHandler handler = (request, service, abandoned) ->
+                pipeline.handle(request, service.isEmpty() ? null : service, abandoned);
+        CompletableFuture<NettyHttpServer> main = NettyHttpServer.bind(loops, null, handler, materializer, "", outbound,
+                "127.0.0.1", port, redirects).toCompletableFuture();
         List<CompletableFuture<NettyHttpServer>> bound = new ArrayList<>();
         for (SidecarConfig.Upstream upstream : declared) {
-            bound.add(NettyHttpServer.bind(loops, null,
-                    (request, abandoned) -> pipeline.handle(request, upstream.service(), abandoned), materializer,
-                    upstream.service(), outbound, "127.0.0.1", upstream.port()).toCompletableFuture());
+            bound.add(NettyHttpServer.bind(loops, null, handler, materializer, upstream.service(), outbound, "127.0.0.1",
+                    upstream.port(), null).toCompletableFuture());
         }
         return CompletableFuture.allOf(bound.toArray(CompletableFuture[]::new)).thenCombine(main, (all, mainServer) -> {
             Map<String, NettyHttpServer> byName = new LinkedHashMap<>();

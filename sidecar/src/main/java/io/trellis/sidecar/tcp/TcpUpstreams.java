@@ -53,10 +53,19 @@ public final class TcpUpstreams implements Drainable {
 
     private final Map<String, Channel> listeners;
     private final OpenConnections open;
+    private final DialerFactory dialers;
+    private final Passthrough passthrough;
 
-    private TcpUpstreams(Map<String, Channel> listeners, OpenConnections open) {
+    /** Makes the dialer of one service's TCP (a declared upstream's, or a redirected connection's). */
+    private interface DialerFactory {
+        Dialer dialer(SidecarConfig.Upstream upstream);
+    }
+
+    private TcpUpstreams(Map<String, Channel> listeners, OpenConnections open, DialerFactory dialers, Passthrough passthrough) {
         this.listeners = listeners;
         this.open = open;
+        this.dialers = dialers;
+        this.passthrough = passthrough;
     }
 
     /** Binds one listener per TCP upstream in {@code declared}; HTTP upstreams are not this class's. */
@@ -64,13 +73,14 @@ public final class TcpUpstreams implements Drainable {
             ProxyMetrics metrics, String namespace, List<SidecarConfig.Upstream> declared) {
         OpenConnections open = new OpenConnections();
         EndpointChooser chooser = new EndpointChooser();
+        DialerFactory dialers = upstream -> new Dialer(loops, identity, tables, metrics, namespace, upstream, chooser, open);
         Map<String, Channel> listeners = new LinkedHashMap<>();
         CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
         for (SidecarConfig.Upstream upstream : declared) {
             if (!upstream.tcp()) {
                 continue;
             }
-            Dialer dialer = new Dialer(loops, identity, tables, metrics, namespace, upstream, chooser, open);
+            Dialer dialer = dialers.dialer(upstream);
             ServerBootstrap bootstrap = loops.server()
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -95,7 +105,8 @@ public final class TcpUpstreams implements Drainable {
             });
             all = all.thenCombine(bound, (a, b) -> null);
         }
-        return all.thenApply(done -> new TcpUpstreams(Map.copyOf(listeners), open));
+        return all.thenApply(done -> new TcpUpstreams(Map.copyOf(listeners), open, dialers,
+                new Passthrough(loops, metrics, open)));
     }
 
     /**
@@ -105,6 +116,24 @@ public final class TcpUpstreams implements Drainable {
     public Optional<Integer> port(String name) {
         Channel listener = listeners.get(name);
         return listener == null ? Optional.empty() : Optional.of(((InetSocketAddress) listener.localAddress()).getPort());
+    }
+
+    /**
+     * Carries a connection that a redirect brought to the main outbound port and that is not HTTP for the mesh: through
+     * a tunnel to {@code mesh}'s TCP port {@code original.getPort()} (the address was one of the mesh's), or straight to
+     * {@code original} when it is not the mesh's. Its first bytes are fired into its pipeline after this returns, and
+     * held until the other side is joined. On the connection's event loop.
+     */
+    public void redirected(Channel app, InetSocketAddress original, Optional<Cluster> mesh) {
+        app.pipeline().addLast("early", new EarlyBytes()).addLast("errors", new OpenConnections.CloseOnFailure());
+        open.add(app);
+        if (mesh.isPresent()) {
+            Cluster cluster = mesh.get();
+            String service = cluster.name().name() + "." + cluster.name().namespace();
+            dialers.dialer(new SidecarConfig.Upstream(service, 0, true, original.getPort())).accepted(app);
+        } else {
+            passthrough.connect(app, original);
+        }
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.trellis.sidecar.transport.netty;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -32,9 +33,11 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.trellis.sidecar.lifecycle.Drainable;
 import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.OriginalDestination;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +66,11 @@ public final class NettyHttpServer implements Drainable {
     /** How long an HTTP/1.1 request head may take from its first byte (slowloris), and a new connection its first bytes. */
     static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
     /**
+     * How long a redirected connection may stay silent before it is taken for a protocol where the server speaks first
+     * (SMTP, MySQL, FTP) and carried as bytes.
+     */
+    static final Duration SERVER_FIRST_WAIT = Duration.ofSeconds(1);
+    /**
      * Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; Netty refuses those beyond
      * with REFUSED_STREAM, which callers may retry). A calling sidecar queues what is beyond it; an app's client
      * honours it as HTTP/2 requires.
@@ -88,12 +96,14 @@ public final class NettyHttpServer implements Drainable {
      * @param tls the TLS context for connections that start with a handshake (read per connection, so renewals
      *     apply); null for a plaintext-only listener, where a handshake is just a malformed HTTP/1.1 request
      * @param limits the bounds this listener enforces, and where it reports what they refused
+     * @param redirects for a listener that a NAT redirect feeds (the main outbound port): what becomes of connections
+     *     that were going elsewhere; null for every other listener
      */
     public static CompletionStage<NettyHttpServer> bind(EventLoops loops, Supplier<SslContext> tls, RequestHandler handler,
-            Materializer materializer, String service, ListenerLimits limits, String address, int port) {
+            Materializer materializer, String service, ListenerLimits limits, String address, int port, Redirects redirects) {
         ChannelGroup connections = new DefaultChannelGroup("http", GlobalEventExecutor.INSTANCE);
         AtomicInteger exchanges = new AtomicInteger();
-        Connections setup = new Connections(tls, handler, materializer, service, limits, exchanges);
+        Connections setup = new Connections(tls, handler, materializer, service, limits, exchanges, redirects);
         ConnectionCap cap = new ConnectionCap(limits);
         ServerBootstrap bootstrap = loops.server()
                 .childHandler(new ChannelInitializer<>() {
@@ -103,8 +113,9 @@ public final class NettyHttpServer implements Drainable {
                             return;
                         }
                         connections.add(channel);
+                        InetSocketAddress original = redirects == null ? null : OriginalDestination.of(channel).orElse(null);
                         channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, IDLE.toSeconds(), TimeUnit.SECONDS))
-                                .addLast("sniff", setup.new Sniffer());
+                                .addLast("sniff", setup.new Sniffer(original));
                         channel.pipeline().addLast("quiet", new Quiet(limits));
                     }
                 });
@@ -164,26 +175,41 @@ public final class NettyHttpServer implements Drainable {
         private final String service;
         private final ListenerLimits limits;
         private final AtomicInteger exchanges;
+        private final Redirects redirects;
 
         Connections(Supplier<SslContext> tls, RequestHandler handler, Materializer materializer, String service,
-                ListenerLimits limits, AtomicInteger exchanges) {
+                ListenerLimits limits, AtomicInteger exchanges, Redirects redirects) {
             this.tls = tls;
             this.handler = handler;
             this.materializer = materializer;
             this.service = service;
             this.limits = limits;
             this.exchanges = exchanges;
+            this.redirects = redirects;
         }
 
         /**
          * Reads just enough of a new connection to tell TLS, h2c and HTTP/1.1 apart; a connection that says nothing
-         * for {@link #HEAD_TIMEOUT} is closed.
+         * for {@link #HEAD_TIMEOUT} is closed. A connection a redirect brought ({@code original} is where it was
+         * going) is HTTP only when it starts like a request and is for the mesh (its {@code Host}, or the address);
+         * anything else, and one that says nothing for {@link #SERVER_FIRST_WAIT} (the protocols where the server
+         * speaks first), goes to {@link Redirects#tcp} as bytes.
          */
         final class Sniffer extends ByteToMessageDecoder {
+            private final InetSocketAddress original;
             private io.netty.util.concurrent.ScheduledFuture<?> silence;
+
+            Sniffer(InetSocketAddress original) {
+                this.original = original;
+            }
 
             @Override
             public void handlerAdded(ChannelHandlerContext ctx) {
+                if (original != null) {
+                    silence = ctx.executor().schedule(() -> asBytes(ctx, Unpooled.EMPTY_BUFFER),
+                            SERVER_FIRST_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                    return;
+                }
                 silence = ctx.executor().schedule(() -> {
                     LOG.debug("closing {}: nothing sent within {} ms", ctx.channel(), HEAD_TIMEOUT.toMillis());
                     limits.hit(Limit.FIRST_BYTES_TIMEOUT);
@@ -216,12 +242,46 @@ public final class NettyHttpServer implements Drainable {
                 if (h2c && compared < Http2CodecUtil.connectionPrefaceBuf().readableBytes()) {
                     return;
                 }
+                String connectionService = service;
+                if (original != null) {
+                    RedirectedHead head = RedirectedHead.read(in, limits.maxHeaderBytes());
+                    if (head == RedirectedHead.INCOMPLETE) {
+                        return;
+                    }
+                    Optional<String> mesh = h2c ? Optional.of(redirects.http(original, null).orElse(""))
+                            : head.http() ? redirects.http(original, head.host()) : Optional.empty();
+                    if (mesh.isEmpty()) {
+                        asBytes(ctx, in.readRetainedSlice(in.readableBytes()));
+                        return;
+                    }
+                    connectionService = mesh.get();
+                }
                 if (h2c) {
-                    http2(pipeline, ctx.name(), null);
+                    http2(pipeline, ctx.name(), null, connectionService);
                 } else {
-                    http1(pipeline, ctx.name(), null);
+                    http1(pipeline, ctx.name(), null, connectionService);
                 }
                 pipeline.remove(this);
+            }
+
+            /** Hands the connection, with what it sent so far, to {@link Redirects#tcp}. */
+            private void asBytes(ChannelHandlerContext ctx, ByteBuf sent) {
+                Channel connection = ctx.channel();
+                ChannelPipeline pipeline = ctx.pipeline();
+                connection.config().setAutoRead(false);
+                connection.config().setOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE, true);
+                for (String name : List.of("idle", "quiet")) {
+                    if (pipeline.get(name) != null) {
+                        pipeline.remove(name);
+                    }
+                }
+                pipeline.remove(this);
+                redirects.tcp(connection, original);
+                if (sent.isReadable()) {
+                    pipeline.fireChannelRead(sent);
+                } else {
+                    sent.release();
+                }
             }
         }
 
@@ -238,9 +298,9 @@ public final class NettyHttpServer implements Drainable {
             protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
                 javax.net.ssl.SSLSession session = handshake.engine().getSession();
                 if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                    http2(ctx.pipeline(), ctx.name(), session);
+                    http2(ctx.pipeline(), ctx.name(), session, service);
                 } else {
-                    http1(ctx.pipeline(), ctx.name(), session);
+                    http1(ctx.pipeline(), ctx.name(), session, service);
                 }
             }
 
@@ -251,10 +311,10 @@ public final class NettyHttpServer implements Drainable {
             }
         }
 
-        private void http2(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
+        private void http2(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session, String connectionService) {
             Channel connection = pipeline.channel();
             connection.attr(HTTP2).set(true);
-            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, limits.underscores());
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, connectionService, limits.underscores());
             // Over mTLS the caller is another sidecar, whose resets are its own callers' cancellations, already bounded
             // where they entered the mesh; counting them again here would cycle the connection every 500 streams for
             // one app's timeouts. The fixed reset allowance below bounds every connection, a stolen certificate's too.
@@ -275,10 +335,10 @@ public final class NettyHttpServer implements Drainable {
             pipeline.addAfter("streams", "control-limit", new ControlFrameLimit(limits));
         }
 
-        private void http1(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session) {
+        private void http1(ChannelPipeline pipeline, String after, javax.net.ssl.SSLSession session, String connectionService) {
             Channel connection = pipeline.channel();
             connection.config().setAutoRead(false);
-            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, service, limits.underscores());
+            PekkoHttp.Origin origin = new PekkoHttp.Origin(session, connectionService, limits.underscores());
             RequestHeadTimer headTimer = new RequestHeadTimer(HEAD_TIMEOUT, limits);
             pipeline.addAfter(after, "head-timer", headTimer);
             pipeline.addAfter("head-timer", "http1", new HttpServerCodec(Http1Framing.decoderConfig(limits.maxHeaderBytes())));

@@ -11,6 +11,9 @@ public interface RequestHandler {
     /**
      * The response to {@code request}; {@code abandoned} completes when the caller went away before the response
      * ended (its stream reset, its connection closed).
+     *
+     * @param service the service the connection is for: the listener's (a declared upstream port), the one a redirected
+     *     connection's original destination named, or {@code ""} to route by the request's authority
      */
-    CompletionStage<HttpResponse> handle(HttpRequest request, CompletableFuture<Void> abandoned);
+    CompletionStage<HttpResponse> handle(HttpRequest request, String service, CompletableFuture<Void> abandoned);
 }

@@ -282,7 +282,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
                     "malformed request: " + malformed.getMessage()), origin.service(), ""));
             return;
         }
-        handler.handle(request, exchange.abandoned).whenComplete((response, error) -> channel.eventLoop().execute(() -> {
+        handler.handle(request, origin.service(), exchange.abandoned).whenComplete((response, error) -> channel.eventLoop().execute(() -> {
             if (error != null) {
                 LOG.warn("the pipeline failed without a response: {}", error.toString());
                 channel.close();

@@ -1,0 +1,62 @@
+package io.trellis.sidecar.outbound;
+
+import io.netty.channel.Channel;
+import io.trellis.sidecar.config.Cluster;
+import io.trellis.sidecar.config.Endpoint;
+import io.trellis.sidecar.config.RoutingTable;
+import io.trellis.sidecar.config.RoutingTableRef;
+import io.trellis.sidecar.tcp.TcpUpstreams;
+import io.trellis.sidecar.transport.netty.Redirects;
+import java.net.InetSocketAddress;
+import java.util.Optional;
+
+/**
+ * Where the app's redirected connections go (transparent interception, docs/kubernetes.md): an HTTP connection whose
+ * {@code Host} names a mesh service is routed by it, as on the outbound port; one to the address of a mesh workload
+ * (a pod's IP) goes to that workload's service; every other connection passes through to where it was going, and so
+ * does any connection that is not HTTP, unless the address is the mesh's, whose TCP then goes through a tunnel.
+ */
+public final class RedirectedConnections implements Redirects {
+    private final RoutingTableRef tables;
+    private final String namespace;
+    private final TcpUpstreams tcp;
+
+    public RedirectedConnections(RoutingTableRef tables, String namespace, TcpUpstreams tcp) {
+        this.tables = tables;
+        this.namespace = namespace;
+        this.tcp = tcp;
+    }
+
+    @Override
+    public Optional<String> http(InetSocketAddress original, String host) {
+        Optional<RoutingTable> table = tables.current();
+        if (table.isEmpty()) {
+            return Optional.of("");     // the pipeline answers that the sidecar has no config yet
+        }
+        if (host != null && table.get().resolve(host, namespace).isPresent()) {
+            return Optional.of("");
+        }
+        return meshAt(table.get(), original).map(cluster -> cluster.name().name() + "." + cluster.name().namespace());
+    }
+
+    @Override
+    public void tcp(Channel connection, InetSocketAddress original) {
+        tcp.redirected(connection, original, tables.current().flatMap(table -> meshAt(table, original)));
+    }
+
+    /** The mesh service whose workload has {@code address}'s IP, if any. */
+    private static Optional<Cluster> meshAt(RoutingTable table, InetSocketAddress address) {
+        String ip = address.getAddress().getHostAddress();
+        for (Cluster cluster : table.clusters().values()) {
+            if (cluster.external()) {
+                continue;
+            }
+            for (Endpoint endpoint : cluster.endpoints()) {
+                if (endpoint.address().equals(ip)) {
+                    return Optional.of(cluster);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+}

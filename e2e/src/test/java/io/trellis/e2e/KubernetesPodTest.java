@@ -214,6 +214,38 @@ class KubernetesPodTest {
     }
 
     @Test
+    void underRegistryOnlyDestinationsOutsideTheMeshAreRefusedAndTheMeshStillWorks() throws Exception {
+        applyMeshConfig("REGISTRY_ONLY");
+        try {
+            MeshHarness.await(Duration.ofSeconds(30), "the client's proxy to refuse a destination outside the mesh",
+                    () -> !redisAnswers());
+            String refused = run(netns(clientNs, List.of("curl", "-sS", "--max-time", "10", "-D", "-",
+                    "http://" + NODE_IP + ":9998/hello.txt")));
+            assertThat(refused).doesNotContain("hello from a server outside the mesh").containsIgnoringCase("trellis-error:");
+            assertThat(run(netns(clientNs, List.of("curl", "-sS", "--max-time", "10", "http://" + BACKEND_IP + ":8080/"))))
+                    .contains("hello from the backend's app");
+        } finally {
+            applyMeshConfig("ALLOW_ANY");
+            MeshHarness.await(Duration.ofSeconds(30), "passthrough to come back", this::redisAnswers);
+        }
+    }
+
+    private boolean redisAnswers() {
+        try {
+            return run(netns(clientNs, List.of("redis-cli", "-h", NODE_IP, "-p", "6390", "PING"))).strip().equals("PONG");
+        } catch (IOException | AssertionError e) {
+            return false;
+        }
+    }
+
+    private void applyMeshConfig(String outboundTrafficPolicy) throws IOException {
+        run(netns(nodeNs, List.of("curl", "-sf", "-H", "Authorization: Bearer " + adminToken, "-H",
+                "Content-Type: application/yaml", "--data-binary",
+                "kind: MeshConfig\nmetadata: {name: default}\nspec: {outboundTrafficPolicy: " + outboundTrafficPolicy + "}\n",
+                "http://127.0.0.1:" + API_PORT + "/api/v1/apply")));
+    }
+
+    @Test
     void aPlainCallToTheBackendPodFromOutsideTheMeshNeverReachesItsApp() throws Exception {
         // From the node, which has no proxy: the redirect hands the connection to the proxy's mTLS port.
         int status = PodRunner.curlStatus(nodeNs, "http://" + BACKEND_IP + ":8080/");

@@ -69,6 +69,8 @@ final class SnapshotTranslator {
                 .setMtls(mesh.mtls() == MeshConfigSpec.MtlsMode.STRICT ? MtlsMode.STRICT : MtlsMode.PERMISSIVE)
                 .setCertificateTtlMs(ms(mesh.certificateTtl()))
                 .setKafkaBootstrapServers(mesh.kafka().bootstrapServers() == null ? "" : mesh.kafka().bootstrapServers())
+                .setOutboundTrafficPolicy(mesh.outboundTrafficPolicy() == MeshConfigSpec.OutboundTrafficPolicy.REGISTRY_ONLY
+                        ? io.trellis.mesh.v1.OutboundTrafficPolicy.REGISTRY_ONLY : io.trellis.mesh.v1.OutboundTrafficPolicy.ALLOW_ANY)
                 .build();
     }
 

@@ -9,8 +9,11 @@ import java.time.Duration;
  * @param mtls whether the inbound listener also accepts plaintext
  * @param certificateTtl the lifetime the CA gives workload certificates
  * @param kafkaBootstrapServers the broker list, or empty when none is configured
+ * @param registryOnly an app's redirected connections to destinations outside the mesh are refused (REGISTRY_ONLY)
+ *     rather than passed through (ALLOW_ANY)
  */
-public record MeshSettings(String trustDomain, MtlsMode mtls, Duration certificateTtl, String kafkaBootstrapServers) {
+public record MeshSettings(String trustDomain, MtlsMode mtls, Duration certificateTtl, String kafkaBootstrapServers,
+        boolean registryOnly) {
     /** How the inbound listener treats callers without TLS. */
     public enum MtlsMode {
         /** Only mTLS callers with a mesh certificate. */

@@ -139,8 +139,14 @@ public final class SnapshotTranslator {
             case STRICT, MTLS_MODE_UNSPECIFIED -> MeshSettings.MtlsMode.STRICT;
             default -> throw new InvalidSnapshotException("mesh.mtls: " + proto.getMtlsValue() + " (expected STRICT or PERMISSIVE)");
         };
+        boolean registryOnly = switch (proto.getOutboundTrafficPolicy()) {
+            case REGISTRY_ONLY -> true;
+            case ALLOW_ANY, OUTBOUND_TRAFFIC_POLICY_UNSPECIFIED -> false;
+            default -> throw new InvalidSnapshotException("mesh.outbound_traffic_policy: "
+                    + proto.getOutboundTrafficPolicyValue() + " (expected ALLOW_ANY or REGISTRY_ONLY)");
+        };
         return new MeshSettings(proto.getTrustDomain(), mode, Duration.ofMillis(proto.getCertificateTtlMs()),
-                proto.getKafkaBootstrapServers());
+                proto.getKafkaBootstrapServers(), registryOnly);
     }
 
     private static TrustBundle trustBundle(String trustDomain, List<String> pems) throws InvalidSnapshotException {

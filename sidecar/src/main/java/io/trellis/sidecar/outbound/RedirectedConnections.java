@@ -14,7 +14,9 @@ import java.util.Optional;
  * Where the app's redirected connections go (transparent interception, docs/kubernetes.md): an HTTP connection whose
  * {@code Host} names a mesh service is routed by it, as on the outbound port; one to the address of a mesh workload
  * (a pod's IP) goes to that workload's service; every other connection passes through to where it was going, and so
- * does any connection that is not HTTP, unless the address is the mesh's, whose TCP then goes through a tunnel.
+ * does any connection that is not HTTP, unless the address is the mesh's, whose TCP then goes through a tunnel. Under
+ * the mesh's {@code REGISTRY_ONLY} outbound policy nothing passes through: HTTP gets the pipeline's answer for a
+ * destination it does not know, other connections are reset (and so are they while the sidecar has no config yet).
  */
 public final class RedirectedConnections implements Redirects {
     private final RoutingTableRef tables;
@@ -36,12 +38,17 @@ public final class RedirectedConnections implements Redirects {
         if (host != null && table.get().resolve(host, namespace).isPresent()) {
             return Optional.of("");
         }
-        return meshAt(table.get(), original).map(cluster -> cluster.name().name() + "." + cluster.name().namespace());
+        Optional<String> service = meshAt(table.get(), original)
+                .map(cluster -> cluster.name().name() + "." + cluster.name().namespace());
+        // REGISTRY_ONLY: the pipeline answers that the destination is not the mesh's, in its error shape.
+        return service.isPresent() || !table.get().mesh().registryOnly() ? service : Optional.of("");
     }
 
     @Override
     public void tcp(Channel connection, InetSocketAddress original) {
-        tcp.redirected(connection, original, tables.current().flatMap(table -> meshAt(table, original)));
+        Optional<RoutingTable> table = tables.current();
+        tcp.redirected(connection, original, table.flatMap(t -> meshAt(t, original)),
+                table.map(t -> !t.mesh().registryOnly()).orElse(false));
     }
 
     /** The mesh service whose workload has {@code address}'s IP, if any. */

@@ -36,6 +36,15 @@ final class Passthrough {
         this.open = open;
     }
 
+    /** Resets {@code app}: the mesh's outbound policy is REGISTRY_ONLY (or the sidecar has no config yet). */
+    void refuse(Channel app, InetSocketAddress original) {
+        LOG.info("connection to {} refused: not a mesh destination, and the mesh's outbound traffic policy is REGISTRY_ONLY",
+                original);
+        metrics.tcpConnection(DIRECTION, SERVICE, "registry-only");
+        app.config().setOption(ChannelOption.SO_LINGER, 0);
+        app.close();
+    }
+
     /** Connects to {@code original} and joins it with {@code app} (whose first bytes {@code EarlyBytes} holds). */
     void connect(Channel app, InetSocketAddress original) {
         loops.client(app.eventLoop(), CONNECT_TIMEOUT)

@@ -121,18 +121,21 @@ public final class TcpUpstreams implements Drainable {
     /**
      * Carries a connection that a redirect brought to the main outbound port and that is not HTTP for the mesh: through
      * a tunnel to {@code mesh}'s TCP port {@code original.getPort()} (the address was one of the mesh's), or straight to
-     * {@code original} when it is not the mesh's. Its first bytes are fired into its pipeline after this returns, and
-     * held until the other side is joined. On the connection's event loop.
+     * {@code original} when it is not the mesh's and {@code passThrough} allows it (else it is reset). Its first bytes
+     * are fired into its pipeline after this returns, and held until the other side is joined. On the connection's
+     * event loop.
      */
-    public void redirected(Channel app, InetSocketAddress original, Optional<Cluster> mesh) {
+    public void redirected(Channel app, InetSocketAddress original, Optional<Cluster> mesh, boolean passThrough) {
         app.pipeline().addLast("early", new EarlyBytes()).addLast("errors", new OpenConnections.CloseOnFailure());
         open.add(app);
         if (mesh.isPresent()) {
             Cluster cluster = mesh.get();
             String service = cluster.name().name() + "." + cluster.name().namespace();
             dialers.dialer(new SidecarConfig.Upstream(service, 0, true, original.getPort())).accepted(app);
-        } else {
+        } else if (passThrough) {
             passthrough.connect(app, original);
+        } else {
+            passthrough.refuse(app, original);
         }
     }
 

@@ -1,6 +1,5 @@
 package io.trellis.sidecar.transport;
 
-import com.sun.jna.LastErrorException;
 import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
@@ -28,7 +27,7 @@ public final class OriginalDestination {
     private static final int SOCKADDR_IN_SIZE = 16;
 
     private interface LibC extends Library {
-        int getsockopt(int fd, int level, int option, Memory value, IntByReference length) throws LastErrorException;
+        int getsockopt(int fd, int level, int option, Memory value, IntByReference length);
     }
 
     private static final LibC LIBC = load();
@@ -55,9 +54,7 @@ public final class OriginalDestination {
         }
         Memory address = new Memory(SOCKADDR_IN_SIZE);
         IntByReference length = new IntByReference(SOCKADDR_IN_SIZE);
-        try {
-            LIBC.getsockopt(epoll.fd().intValue(), SOL_IP, SO_ORIGINAL_DST, address, length);
-        } catch (LastErrorException notTracked) {
+        if (LIBC.getsockopt(epoll.fd().intValue(), SOL_IP, SO_ORIGINAL_DST, address, length) != 0) {
             return Optional.empty();    // ENOENT: no NAT entry (a connection made to the listener itself)
         }
         if (address.getShort(0) != AF_INET) {

@@ -9,7 +9,6 @@ import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Consumes;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Post;
-import io.micronaut.http.annotation.QueryValue;
 import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.inject.AdmissionWebhook;
 import io.trellis.controlplane.inject.MalformedReviewException;
@@ -19,8 +18,8 @@ import java.util.List;
 
 /**
  * The mutating admission webhook: {@code POST /inject} for pods of namespaces labelled {@code trellis.io/inject:
- * enabled} (a pod opts out with the annotation {@code disabled}), {@code POST /inject?scope=pod} for pods that opt in
- * with the label themselves. Served only when {@code trellis.injector.enabled}. It needs no bearer token, because the
+ * enabled} (a pod opts out with the annotation {@code disabled}), {@code POST /inject/pod} for pods that opt in
+ * with the label themselves (the chart's two webhooks). Served only when {@code trellis.injector.enabled}. It needs no bearer token, because the
  * API server calls it with none: it changes nothing and answers with nothing secret (the trust bundle is public, see
  * {@code ApiAuthFilter}), and the chart serves it over TLS that the API server checks against the webhook's CA bundle.
  */
@@ -39,19 +38,20 @@ final class InjectController {
 
     @Post
     @Consumes({MediaType.APPLICATION_JSON, MediaType.ALL})
-    HttpResponse<?> review(@Nullable @Body byte[] body, @Nullable @QueryValue String scope) {
-        PodInjector.Scope selected;
-        if (scope == null || scope.equals("namespace")) {
-            selected = PodInjector.Scope.NAMESPACE;
-        } else if (scope.equals("pod")) {
-            selected = PodInjector.Scope.POD;
-        } else {
-            return ErrorBody.of(HttpStatus.BAD_REQUEST, "invalid",
-                    "scope: '" + scope + "' (expected namespace or pod)", List.of());
-        }
+    HttpResponse<?> namespaceScoped(@Nullable @Body byte[] body) {
+        return review(body, PodInjector.Scope.NAMESPACE);
+    }
+
+    @Post("/pod")
+    @Consumes({MediaType.APPLICATION_JSON, MediaType.ALL})
+    HttpResponse<?> podScoped(@Nullable @Body byte[] body) {
+        return review(body, PodInjector.Scope.POD);
+    }
+
+    private HttpResponse<?> review(byte[] body, PodInjector.Scope scope) {
         try {
-            byte[] answer = webhook.review(body == null ? new byte[0] : body, selected, store.state().meshConfig().trustDomain(),
-                    ca.trustBundle().toPem());
+            byte[] answer = webhook.review(body == null ? new byte[0] : body, scope,
+                    store.state().meshConfig().trustDomain(), ca.trustBundle().toPem());
             return HttpResponse.ok(answer).contentType(MediaType.APPLICATION_JSON_TYPE);
         } catch (MalformedReviewException e) {
             return ErrorBody.of(HttpStatus.BAD_REQUEST, "invalid", e.getMessage(), List.of());

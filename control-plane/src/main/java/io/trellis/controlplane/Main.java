@@ -53,7 +53,10 @@ public final class Main {
             System.exit(2);
             return;
         }
-        String inUse = portInUse(properties);
+        // A configuration file (the chart's MICRONAUT_CONFIG_FILES) may name other ports than the defaults: only the
+        // ones given here are checked then, and the server's own bind reports the rest.
+        boolean configFiles = System.getenv("MICRONAUT_CONFIG_FILES") != null;
+        String inUse = portInUse(configFiles ? properties : withDefaultPorts(properties));
         if (inUse != null) {
             System.err.println("trellis control-plane: " + inUse);
             System.exit(1);
@@ -63,13 +66,16 @@ public final class Main {
     }
 
     /**
-     * Which of the two listeners' ports another process holds, said in one line, or null: checked before start,
+     * Which of the listeners' ports that {@code properties} names another process holds, said in one line, or null: checked before start,
      * because a bind failure deep in the context's start surfaces as a long chain of wrapped exceptions.
      */
     static String portInUse(Map<String, Object> properties) {
         for (Listener listener : LISTENERS) {
+            if (!properties.containsKey(listener.portProperty())) {
+                continue;
+            }
             String host = String.valueOf(properties.getOrDefault(listener.hostProperty(), "127.0.0.1"));
-            String value = String.valueOf(properties.getOrDefault(listener.portProperty(), listener.defaultPort()));
+            String value = String.valueOf(properties.get(listener.portProperty()));
             if (!value.matches("\\d{1,5}") || Integer.parseInt(value) == 0) {
                 continue;   // a random port, or a value that the server's own binding refuses with its message
             }
@@ -83,6 +89,15 @@ public final class Main {
             }
         }
         return null;
+    }
+
+    /** {@code properties} with each listener's default port where none is given. */
+    static Map<String, Object> withDefaultPorts(Map<String, Object> properties) {
+        Map<String, Object> complete = new HashMap<>(properties);
+        for (Listener listener : LISTENERS) {
+            complete.putIfAbsent(listener.portProperty(), listener.defaultPort());
+        }
+        return complete;
     }
 
     /** Turns flags and environment variables into Micronaut properties. */

@@ -38,6 +38,11 @@ final class ReadyAnnouncer implements ApplicationEventListener<ServerStartupEven
         URL api = event.getSource().getURL();
         String grpcAddress = grpc.localAddress().getHostString() + ":" + grpc.port();
         LOG.info("REST API listening on {}", api);
+        if (event.getSource() instanceof io.micronaut.http.server.netty.NettyEmbeddedServer netty
+                && netty.getBoundPorts().size() > 1) {
+            // HTTP and HTTPS at once (the chart's webhook): say every port.
+            LOG.info("REST API ports: {}", netty.getBoundPorts());
+        }
         LOG.info("control plane ready in {} ms: REST API {}, MeshControl gRPC {} (TLS), data dir {}",
                 ManagementFactory.getRuntimeMXBean().getUptime(), api, grpcAddress, config.dataDir());
         readyFile.announce("api=" + api + "\ngrpc=" + grpcAddress + "\n");

@@ -23,6 +23,9 @@ import io.trellis.controlplane.store.FileChangeLog;
 import io.trellis.controlplane.store.LogCodec;
 import io.trellis.controlplane.store.PolicyStore;
 import io.trellis.controlplane.token.AdminToken;
+import io.trellis.controlplane.token.BootstrapTokens;
+import io.trellis.controlplane.token.KubernetesSettings;
+import io.trellis.controlplane.token.ServiceAccountTokens;
 import io.trellis.controlplane.token.JoinTokenAuthenticator;
 import io.trellis.controlplane.token.ViewerTokens;
 import jakarta.inject.Named;
@@ -141,10 +144,22 @@ final class ControlPlaneFactory {
         return Executors.newFixedThreadPool(4, r -> daemon(r, "trellis-blocking"));
     }
 
+    @Singleton
+    BootstrapTokens bootstrapTokens(JoinTokenAuthenticator joinTokens, KubernetesSettings kubernetes, PolicyStore store)
+            throws Exception {
+        ServiceAccountTokens serviceAccounts = ServiceAccountTokens.from(kubernetes, System.getenv(),
+                () -> store.state().meshConfig().trustDomain());
+        if (serviceAccounts != null) {
+            LOG.info("sidecars may enrol with their Kubernetes service-account token (audience {}), reviewed by {}",
+                    kubernetes.audience(), kubernetes.effectiveApiServer(System.getenv()).orElseThrow());
+        }
+        return new BootstrapTokens(joinTokens, serviceAccounts);
+    }
+
     @Context
     @Bean(preDestroy = "close")
     GrpcServer grpcServer(ControlPlaneConfig config, ServerIdentity identity, MeshCertificateAuthority ca,
-            JoinTokenAuthenticator tokens, ProxyRegistry registry, PolicyStore store, SnapshotPusher pusher,
+            BootstrapTokens tokens, ProxyRegistry registry, PolicyStore store, SnapshotPusher pusher,
             @Named("store-writes") ExecutorService blocking, Clock clock) throws Exception {
         RegistrationPolicy registrations = new RegistrationPolicy(store::state, config.trustAnnouncedAddresses());
         return new GrpcServer(config.grpcHost(), config.grpcPort(), identity, ca, tokens, registry, registrations, pusher,

@@ -7,7 +7,7 @@ import io.trellis.certs.MeshTrustManager;
 import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.registry.ProxyRegistry;
 import io.trellis.controlplane.registry.RegistrationPolicy;
-import io.trellis.controlplane.token.JoinTokenAuthenticator;
+import io.trellis.controlplane.token.BootstrapTokens;
 import io.trellis.mesh.v1.MeshControlPowerApiHandlerFactory;
 import java.time.Clock;
 import java.time.Duration;
@@ -55,7 +55,7 @@ public final class GrpcServer implements AutoCloseable {
 
     /** Binds the listener; blocks until it is bound or fails. */
     public GrpcServer(String host, int port, ServerIdentity identity, MeshCertificateAuthority ca,
-            JoinTokenAuthenticator tokens, ProxyRegistry registry, RegistrationPolicy registrations, SnapshotPusher pusher,
+            BootstrapTokens tokens, ProxyRegistry registry, RegistrationPolicy registrations, SnapshotPusher pusher,
             Executor blocking, Clock clock) throws Exception {
         this.pusher = pusher;
         this.system = ActorSystem.create(Behaviors.empty(), "trellis-control-plane", PEKKO);

@@ -10,7 +10,8 @@ import io.trellis.controlplane.registry.ProxyRegistry;
 import io.trellis.controlplane.registry.Refusal;
 import io.trellis.controlplane.registry.RegistrationPolicy;
 import io.trellis.controlplane.resource.Labels;
-import io.trellis.controlplane.token.JoinTokenAuthenticator;
+import io.trellis.controlplane.token.BootstrapTokens;
+import io.trellis.controlplane.token.TokenReviewUnavailableException;
 import io.trellis.controlplane.token.TokenRejectedException;
 import io.trellis.mesh.v1.ConfigUpdate;
 import io.trellis.mesh.v1.Hello;
@@ -48,7 +49,7 @@ final class MeshControlService implements MeshControlPowerApi {
     private static final Pattern ADDRESS = Pattern.compile("[A-Za-z0-9.:\\-\\[\\]]{1,253}");
     private static final int MAX_NACK_ERROR = 1024;
 
-    private final JoinTokenAuthenticator tokens;
+    private final BootstrapTokens tokens;
     private final MeshCertificateAuthority ca;
     private final ProxyRegistry registry;
     private final RegistrationPolicy registrations;
@@ -57,7 +58,7 @@ final class MeshControlService implements MeshControlPowerApi {
     private final Executor blocking;
     private final Clock clock;
 
-    MeshControlService(JoinTokenAuthenticator tokens, MeshCertificateAuthority ca, ProxyRegistry registry,
+    MeshControlService(BootstrapTokens tokens, MeshCertificateAuthority ca, ProxyRegistry registry,
             RegistrationPolicy registrations, SnapshotPusher pusher, Materializer materializer, Executor blocking, Clock clock) {
         this.tokens = tokens;
         this.ca = ca;
@@ -88,6 +89,9 @@ final class MeshControlService implements MeshControlPowerApi {
                         .build();
             } catch (TokenRejectedException e) {
                 throw status(Status.UNAUTHENTICATED, e.getMessage());
+            } catch (TokenReviewUnavailableException e) {
+                LOG.warn("enrolment could not be checked: {}", e.getMessage());
+                throw status(Status.UNAVAILABLE, e.getMessage());
             } catch (InvalidCsrException e) {
                 throw status(Status.INVALID_ARGUMENT, e.getMessage());
             }
@@ -101,7 +105,8 @@ final class MeshControlService implements MeshControlPowerApi {
         });
     }
 
-    private SpiffeId authenticate(SignRequest in, Optional<String> peer) throws TokenRejectedException {
+    private SpiffeId authenticate(SignRequest in, Optional<String> peer)
+            throws TokenRejectedException, TokenReviewUnavailableException {
         if (!in.getJoinToken().isEmpty()) {
             return tokens.authenticate(in.getJoinToken());
         }

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.TestInstance;
  * Injected pods, run: two pod manifests go through {@code ./trellis inject}, and the injected specs run in network
  * namespaces this test makes (a node with a bridge, a namespace per pod on it, addresses from the benchmarking range
  * 198.18.0.0/15), through {@link PodRunner}, a double of the kubelet: {@code trellis-init} installs the redirect, the proxy starts as
- * uid 1337 from the spec's env and volumes, and the apps start behind it. The client's app then calls the backend
+ * uid 1337 from the spec's env and volumes and enrols with the pod's service-account token (reviewed by a double of
+ * the API server), and the apps start behind it. The client's app then calls the backend
  * pod's address with plain HTTP, and the call reaches the backend's app (which listens on 127.0.0.1 only) through both
  * proxies over mTLS. Needs root (namespaces, mounts, iptables), as CI has.
  */
@@ -71,10 +72,22 @@ class KubernetesPodTest {
             run(List.of("ip", "-n", pod[0], "link", "set", "lo", "up"));
         }
 
-        // The control plane on the node's network (as a hostNetwork pod would be).
+        // The API server (a double: none can run here), on the node, with a service-account token for each pod,
+        // and the control plane, which has it review those tokens.
+        Path kube = Files.createDirectories(mesh.work().resolve("kubernetes"));
+        mesh.launchPeer("kubernetes-api", netns(nodeNs, List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx64m", "-cp", MeshHarness.root().resolve("control-plane/target/test-classes") + ":"
+                        + MeshHarness.root().resolve("control-plane/target/classes") + ":"
+                        + MeshHarness.root().resolve("control-plane/target/lib") + "/*",
+                "io.trellis.controlplane.kubernetes.KubernetesApiDouble", NODE_IP, "6443", kube.toString(),
+                "default/backend=" + kube.resolve("backend.token"), "default/client=" + kube.resolve("client.token"))));
+        MeshHarness.await(Duration.ofSeconds(60), "the API server double", () -> Files.exists(kube.resolve("ready")));
         Path ready = mesh.work().resolve("cp.ready");
         mesh.launchPeer("control-plane", netns(nodeNs, MeshHarness.javaCommand("control-plane",
-                "io.trellis.controlplane.Main", List.of("-Xmx256m", "-XX:+UseSerialGC"),
+                "io.trellis.controlplane.Main", List.of("-Xmx256m", "-XX:+UseSerialGC",
+                        "-Dtrellis.kubernetes.api-server=https://" + NODE_IP + ":6443",
+                        "-Dtrellis.kubernetes.token-file=" + kube.resolve("token"),
+                        "-Dtrellis.kubernetes.ca-file=" + kube.resolve("ca.crt")),
                 List.of("--data-dir", mesh.work().resolve("cp").toString(), "--api-host", "127.0.0.1",
                         "--api-port", Integer.toString(API_PORT), "--grpc-host", NODE_IP, "--grpc-port", "15010",
                         "--ready-file", ready.toString()))));
@@ -142,8 +155,9 @@ class KubernetesPodTest {
         String launcher = dist.resolve("trellis").toString();
         PodRunner kubelet = new PodRunner(mesh, nodeNs, Map.of("trellis/sidecar", List.of(launcher),
                 "trellis/init", List.of(launcher)));
-        kubelet.run(pods.get(0), backendNs, BACKEND_IP, joinToken("backend"));
-        kubelet.run(pods.get(1), clientNs, CLIENT_IP, joinToken("client"));
+        // The kubelet projects each pod's service-account token (audience trellis) into the pod.
+        kubelet.run(pods.get(0), backendNs, BACKEND_IP, Files.readString(kube.resolve("backend.token")));
+        kubelet.run(pods.get(1), clientNs, CLIENT_IP, Files.readString(kube.resolve("client.token")));
         initOutput.put("client", mesh.logTail(PodRunner.logName("client-0", "trellis-init")));
 
         // Servers outside the mesh, on the node: HTTP, TLS, a protocol where the client speaks first (Redis) and one
@@ -324,13 +338,6 @@ class KubernetesPodTest {
     private static String rules(String ns) throws IOException {
         return run(netns(ns, List.of("iptables-save", "-t", "nat"))).lines()
                 .filter(line -> !line.startsWith("#")).collect(java.util.stream.Collectors.joining("\n"));
-    }
-
-    private String joinToken(String serviceAccount) throws IOException {
-        return run(netns(nodeNs, List.of("curl", "-sf", "-H", "Authorization: Bearer " + adminToken,
-                "-H", "Accept: text/plain", "-H", "Content-Type: application/json", "-d",
-                "{\"namespace\":\"default\",\"serviceAccount\":\"" + serviceAccount + "\",\"singleUse\":true}",
-                "http://127.0.0.1:" + API_PORT + "/api/v1/tokens"))).strip();
     }
 
     private static List<String> netns(String ns, List<String> command) {

@@ -164,7 +164,8 @@ class HelmChartTest {
         assertThat(port(container, "grpc-mesh").getContainerPort()).isEqualTo(config.at("/trellis/grpc-port").asInt());
         JsonNode injector = config.at("/trellis/injector");
         assertThat(injector.path("enabled").asBoolean()).isTrue();
-        assertThat(injector.path("token-audience").asText()).isEqualTo("trellis");
+        assertThat(injector.path("token-audience").asText()).isEqualTo("trellis")
+                .as("the audience the review asks for").isEqualTo(config.at("/trellis/kubernetes/audience").asText());
         assertThat(injector.path("control-plane").asText()).isEqualTo(HOST + ":" + config.at("/trellis/grpc-port").asInt());
         assertThat(config.at("/trellis/server-names").toString()).contains(HOST);
         Service service = manifests.get("Service", "trellis-control-plane", Service.class);

@@ -128,7 +128,10 @@ class KubernetesPodTest {
                     - name: backend
                       image: python:3
                       command: [/usr/bin/python3, %s/app.py]
-                      ports: [{containerPort: 8080}]
+                      ports: [{name: http, containerPort: 8080}]
+                      readinessProbe:
+                        httpGet: {path: /ready, port: http}
+                        periodSeconds: 2
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -257,6 +260,15 @@ class KubernetesPodTest {
                 "Content-Type: application/yaml", "--data-binary",
                 "kind: MeshConfig\nmetadata: {name: default}\nspec: {outboundTrafficPolicy: " + outboundTrafficPolicy + "}\n",
                 "http://127.0.0.1:" + API_PORT + "/api/v1/apply")));
+    }
+
+    @Test
+    void theKubeletsProbeOfTheAppReachesItThroughTheProxyWhereTheRedirectWouldHaveStoppedIt() throws Exception {
+        // The probe as injected (the double waited for it before the test), and as it was written: the redirect hands
+        // the original to the mTLS port, which a kubelet without a mesh certificate cannot pass.
+        assertThat(PodRunner.curlStatus(nodeNs, "http://" + BACKEND_IP + ":15020/app-health/backend/readiness")).isEqualTo(200);
+        assertThat(PodRunner.curlStatus(nodeNs, "http://" + BACKEND_IP + ":8080/ready")).isNotEqualTo(200);
+        assertThat(PodRunner.curlStatus(nodeNs, "http://" + BACKEND_IP + ":15020/app-health/backend/liveness")).isEqualTo(404);
     }
 
     @Test

@@ -67,6 +67,10 @@ final class PodRunner {
         for (JsonNode app : pod.path("spec").path("containers")) {
             running.put(app.path("name").asText(), start(pod, app, netns, podIp, volumes, dir));
         }
+        for (JsonNode app : pod.path("spec").path("containers")) {
+            awaitProbe(app, "readinessProbe", Duration.ofSeconds(60), podIp, app.path("name").asText(),
+                    running.get(app.path("name").asText()));
+        }
         return new RunningPod(name, running);
     }
 
@@ -183,13 +187,22 @@ final class PodRunner {
     private void awaitStartupProbe(JsonNode container, String podIp, String name, Process process)
             throws Exception {
         JsonNode probe = container.path("startupProbe");
-        JsonNode get = probe.path("httpGet");
+        awaitProbe(container, "startupProbe", Duration.ofSeconds(probe.path("periodSeconds").asInt(10)
+                * (long) probe.path("failureThreshold").asInt(3)), podIp, name, process);
+    }
+
+    /** Polls one of the container's HTTP probes from the node until it passes, at most {@code bound}. */
+    private void awaitProbe(JsonNode container, String kind, Duration bound, String podIp, String name, Process process)
+            throws Exception {
+        JsonNode get = container.path(kind).path("httpGet");
         if (get.isMissingNode()) {
             return;
         }
+        if (!get.path("port").isInt()) {
+            throw new AssertionError("the double probes numbered ports only: " + name + " " + kind);
+        }
         String url = "http://" + podIp + ":" + get.path("port").asInt() + get.path("path").asText("/");
-        int seconds = probe.path("periodSeconds").asInt(10) * probe.path("failureThreshold").asInt(3);
-        MeshHarness.await(Duration.ofSeconds(seconds), name + "'s startup probe " + url, () -> {
+        MeshHarness.await(bound, name + "'s " + kind + " " + url, () -> {
             if (!process.isAlive()) {
                 throw new AssertionError(name + " exited (" + process.exitValue() + ") before its startup probe passed");
             }

@@ -51,7 +51,9 @@ public final class Main {
             new Flag("--path-case", "path-case", false,
                     "sensitive, or insensitive: inbound paths lower-cased before authorization (sensitive)"),
             new Flag("--ready-file", "ready-file", false,
-                    "file written with the ports once the sidecar is ready, removed when it stops"));
+                    "file written with the ports once the sidecar is ready, removed when it stops"),
+            new Flag("--app-probe", "app-probes", true,
+                    "CONTAINER/KIND=PORT:PATH: GET /app-health/CONTAINER/KIND on the admin port asks the app (repeatable)"));
 
     private Main() {
     }

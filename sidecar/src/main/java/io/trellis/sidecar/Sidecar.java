@@ -142,7 +142,8 @@ public final class Sidecar implements AutoCloseable {
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort()
                 + " (--tunnel-port)");
-        AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.adminAddress(), config.adminPort()),
+        AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.appProbes(), config.adminAddress(),
+                config.adminPort()),
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort() + " (--admin-port)");
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
         KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), app, config.appPort(), config.kafkaBootstrap(), tables,

@@ -46,6 +46,9 @@ import java.util.regex.Pattern;
  * @param maxConnections the connections each HTTP listener holds at once
  * @param pathCase {@code sensitive}, or {@code insensitive}: inbound paths are lower-cased before authorization
  * @param readyFile written with the ports once the sidecar is first ready, removed when it stops; null = none
+ * @param appProbes {@code CONTAINER/KIND=PORT:PATH}: the app's HTTP probes, which the kubelet sends to the admin port as
+ *     {@code /app-health/CONTAINER/KIND} (the injector rewrites them: the pod's redirect would hand them to the mTLS
+ *     port) and the sidecar asks the app on 127.0.0.1
  */
 @ConfigurationProperties("trellis.sidecar")
 public record SidecarConfig(
@@ -73,11 +76,13 @@ public record SidecarConfig(
         @Bindable(defaultValue = "drop") String headersWithUnderscores,
         @Bindable(defaultValue = "8192") int maxConnections,
         @Bindable(defaultValue = "sensitive") String pathCase,
-        @Nullable Path readyFile) {
+        @Nullable Path readyFile,
+        @Nullable List<String> appProbes) {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern HOST_PORT_LIST = Pattern.compile("[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5}(,[A-Za-z0-9.\\-\\[\\]:]+:\\d{1,5})*");
     private static final Pattern UPSTREAM = Pattern.compile("([^=:/]+)(?::(\\d{1,5}))?=(\\d{1,5})(/tcp)?");
+    private static final Pattern APP_PROBE = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?/(liveness|readiness|startup)=\\d{1,5}:/\\S*");
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?");
 
     /**
@@ -125,6 +130,13 @@ public record SidecarConfig(
         requirePort("--api-port", apiPort);
         upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
         labels = labels == null ? List.of() : List.copyOf(labels);
+        appProbes = appProbes == null ? List.of() : List.copyOf(appProbes);
+        for (String probe : appProbes) {
+            if (!APP_PROBE.matcher(probe).matches()) {
+                throw new IllegalArgumentException("--app-probe: " + probe + " (expected CONTAINER/KIND=PORT:PATH, KIND one of"
+                        + " liveness, readiness, startup)");
+            }
+        }
         stateDir = stateDir != null ? stateDir : Path.of(".trellis", "sidecar", namespace, service);
         if (drainTimeout.isNegative()) {
             throw new IllegalArgumentException("--drain-timeout: " + drainTimeout + " (expected >= 0)");

@@ -109,8 +109,10 @@ public final class PodInjector {
                     "/metadata/annotations/" + JsonPatch.escape(key), mapper.getNodeFactory().textNode(value))));
         }
 
+        // Before the proxy goes in: in classic mode it becomes the first container, and the app's indexes move.
+        List<String> appProbes = rewriteProbes(spec, patch, warnings);
         Container init = initContainer(annotations);
-        Container proxy = proxyContainer(annotations, service.get(), appPort, trustDomain);
+        Container proxy = proxyContainer(annotations, service.get(), appPort, trustDomain, appProbes);
         List<Container> inits = spec.getInitContainers() == null ? List.of() : spec.getInitContainers();
         if (settings.nativeSidecar()) {
             proxy.setRestartPolicy("Always");
@@ -180,7 +182,58 @@ public final class PodInjector {
                 .build();
     }
 
-    private Container proxyContainer(PodAnnotations annotations, String service, int appPort, String trustDomain) {
+    /**
+     * Points the app containers' HTTP probes at the proxy's admin port ({@code /app-health/CONTAINER/KIND}): the kubelet
+     * probes the pod's address, which the redirect hands to the mTLS port, so the proxy asks the app on its behalf.
+     * Returns the proxy's {@code --app-probe} values. Probes it cannot carry (HTTPS, headers, another host, a port
+     * name no container declares) are left as they are, with a warning: they would fail behind the redirect.
+     */
+    private List<String> rewriteProbes(PodSpec spec, List<JsonPatch.Add> patch, List<String> warnings) {
+        List<String> probes = new ArrayList<>();
+        for (int i = 0; i < spec.getContainers().size(); i++) {
+            Container container = spec.getContainers().get(i);
+            Map<String, Probe> kinds = new LinkedHashMap<>();
+            kinds.put("liveness", container.getLivenessProbe());
+            kinds.put("readiness", container.getReadinessProbe());
+            kinds.put("startup", container.getStartupProbe());
+            for (Map.Entry<String, Probe> kind : kinds.entrySet()) {
+                Probe probe = kind.getValue();
+                if (probe == null || probe.getHttpGet() == null) {
+                    continue;
+                }
+                var get = probe.getHttpGet();
+                String name = container.getName() + " " + kind.getKey() + " probe";
+                Integer port = get.getPort() == null ? null : get.getPort().getIntVal() != null ? get.getPort().getIntVal()
+                        : declaredPort(container, get.getPort().getStrVal());
+                String path = get.getPath() == null || get.getPath().isEmpty() ? "/" : get.getPath();
+                String why = port == null ? "its port " + get.getPort() + " is not one the container declares"
+                        : "HTTPS".equalsIgnoreCase(get.getScheme()) ? "it is HTTPS"
+                        : get.getHttpHeaders() != null && !get.getHttpHeaders().isEmpty() ? "it sends headers"
+                        : get.getHost() != null && !get.getHost().isEmpty() ? "it probes another host"
+                        : !path.startsWith("/") || path.contains(",") || path.chars().anyMatch(Character::isWhitespace)
+                                ? "its path is not a plain path" : null;
+                if (why != null) {
+                    warnings.add("the " + name + " is left as it is (" + why + "), and the redirect will hand it to the "
+                            + "proxy's mTLS port: exclude its port with " + PodAnnotations.EXCLUDE_INBOUND_PORTS);
+                    continue;
+                }
+                String key = container.getName() + "/" + kind.getKey();
+                probes.add(key + "=" + port + ":" + path);
+                patch.add(new JsonPatch.Add("/spec/containers/" + i + "/" + kind.getKey() + "Probe/httpGet",
+                        tree(new io.fabric8.kubernetes.api.model.HTTPGetActionBuilder().withPath("/app-health/" + key)
+                                .withPort(new IntOrString(ADMIN_PORT)).withScheme("HTTP").build())));
+            }
+        }
+        return probes;
+    }
+
+    private static Integer declaredPort(Container container, String name) {
+        return container.getPorts() == null ? null : container.getPorts().stream()
+                .filter(port -> name.equals(port.getName())).map(ContainerPort::getContainerPort).findFirst().orElse(null);
+    }
+
+    private Container proxyContainer(PodAnnotations annotations, String service, int appPort, String trustDomain,
+            List<String> appProbes) {
         List<EnvVar> env = new ArrayList<>();
         env.add(value("TRELLIS_SERVICE", service));
         env.add(value("TRELLIS_APP_PORT", String.valueOf(appPort)));
@@ -202,6 +255,9 @@ public final class PodInjector {
         if (!labels.isEmpty()) {
             env.add(value("TRELLIS_LABEL", labels.entrySet().stream()
                     .map(label -> label.getKey() + "=" + label.getValue()).collect(Collectors.joining(","))));
+        }
+        if (!appProbes.isEmpty()) {
+            env.add(value("TRELLIS_APP_PROBE", String.join(",", appProbes)));
         }
         if (!settings.jvmOptions().isEmpty()) {
             env.add(value("TRELLIS_JAVA_OPTS", settings.jvmOptions()));

@@ -163,6 +163,13 @@ class AdmissionWebhookTest implements TestPropertyProvider {
         assertThat(env.get("TRELLIS_LABEL").getValue()).as("subset labels, not the controller's hash")
                 .isEqualTo("app=inventory,version=v2");
 
+        Container app = container(pod.getSpec().getContainers(), "inventory");
+        assertThat(app.getReadinessProbe().getHttpGet().getPath()).as("asked through the proxy's admin port")
+                .isEqualTo("/app-health/inventory/readiness");
+        assertThat(app.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(PodInjector.ADMIN_PORT);
+        assertThat(app.getReadinessProbe().getPeriodSeconds()).isEqualTo(5);
+        assertThat(env.get("TRELLIS_APP_PROBE").getValue()).isEqualTo("inventory/readiness=8080:/ready");
+
         Container init = container(pod.getSpec().getInitContainers(), PodInjector.INIT);
         assertThat(init.getArgs()).containsSequence("--proxy-uid", "1337").containsSequence("--outbound-port", "15001")
                 .containsSequence("--inbound-port", "15006").containsSequence("--exclude-inbound-ports", "15002,15006,15008,15020");
@@ -253,6 +260,41 @@ class AdmissionWebhookTest implements TestPropertyProvider {
         assertThat(env(proxy).get("TRELLIS_APP_PORT").getValue()).as("the declared containerPort").isEqualTo("8080");
         assertThat(env(proxy).get("TRELLIS_UPSTREAM").getValue()).isEqualTo("inventory=9191");
         assertThat(proxy.getResources().getLimits().get("memory").toString()).isEqualTo("320Mi");
+    }
+
+    @Test
+    void probesTheProxyCannotAskForTheAppAreLeftWithAWarningAndNamedPortsAreResolved() throws Exception {
+        Answer answer = review("deployment-pod.json", pod -> {
+            ObjectNode app = (ObjectNode) pod.path("spec").path("containers").path(0);
+            app.putObject("livenessProbe").putObject("httpGet").put("path", "/live").put("port", "http");
+            app.putObject("startupProbe").putObject("httpGet").put("path", "/started").put("port", 8443).put("scheme", "HTTPS");
+        });
+
+        Container app = container(answer.patched().getSpec().getContainers(), "inventory");
+        assertThat(app.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/app-health/inventory/liveness");
+        assertThat(app.getStartupProbe().getHttpGet().getPath()).isEqualTo("/started");
+        assertThat(answer.warnings()).singleElement().asString().contains("inventory startup probe").contains("HTTPS")
+                .contains("trellis.io/exclude-inbound-ports");
+        Container proxy = container(answer.patched().getSpec().getInitContainers(), PodInjector.PROXY);
+        assertThat(env(proxy).get("TRELLIS_APP_PROBE").getValue())
+                .isEqualTo("inventory/liveness=8080:/live,inventory/readiness=8080:/ready");
+    }
+
+    @Test
+    void aClassicSidecarsPodHasItsProbesRewrittenAtTheAppsOwnIndex() throws Exception {
+        InjectorSettings classic = new InjectorSettings(true, "p:1", "i:1", false, "cp:15010", "100m", "256Mi", "320Mi",
+                null, "trellis");
+        ObjectMapper mapper = PodInjector.newMapper();
+        ObjectNode pod = (ObjectNode) fixture("deployment-pod.json").path("request").path("object");
+        PodInjector.Injection injection = new PodInjector(classic, mapper).inject(mapper.convertValue(pod, Pod.class),
+                PodInjector.Scope.NAMESPACE, "cluster.local", "-----BEGIN CERTIFICATE-----\n");
+        injection.patch().applyTo(pod);
+
+        Pod patched = JSON.convertValue(pod, Pod.class);
+        assertThat(patched.getSpec().getContainers()).extracting(Container::getName).containsExactly(PodInjector.PROXY, "inventory");
+        assertThat(patched.getSpec().getContainers().get(0).getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
+        assertThat(patched.getSpec().getContainers().get(1).getReadinessProbe().getHttpGet().getPath())
+                .isEqualTo("/app-health/inventory/readiness");
     }
 
     @Test

@@ -1,7 +1,9 @@
 package io.trellis.sidecar.admin;
 
 import io.trellis.sidecar.telemetry.ProxyMetrics;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -16,7 +18,8 @@ import org.apache.pekko.japi.function.Function;
 
 /**
  * The read-only admin listener: {@code /healthz/live}, {@code /healthz/ready} (503 with the reason while not
- * ready) and {@code /metrics} (Prometheus text). Nothing here changes state, so it may bind to every interface.
+ * ready), {@code /metrics} (Prometheus text) and {@code /app-health/CONTAINER/KIND} (an injected app's own probes,
+ * {@link AppProbes}). Nothing here changes state, so it may bind to every interface.
  */
 public final class AdminServer {
     private static final org.apache.pekko.http.javadsl.model.ContentType PROMETHEUS =
@@ -30,9 +33,20 @@ public final class AdminServer {
 
     /** Binds on {@code address:port}. */
     public static CompletionStage<AdminServer> bind(ActorSystem<?> system, Readiness readiness, ProxyMetrics metrics,
-            String address, int port) {
+            List<String> appProbes, String address, int port) {
+        AppProbes probes = new AppProbes(appProbes);
         return Http.get(system).newServerAt(address, port)
-                .bindSync((Function<HttpRequest, HttpResponse>) request -> respond(request, readiness, metrics))
+                .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> {
+                    String path = request.getUri().path();
+                    if (path.startsWith(AppProbes.PREFIX) && request.method().equals(HttpMethods.GET)) {
+                        // The kubelet counts 200-399 as success: a 2xx or 3xx is passed on as 200 (a 204 or 304
+                        // cannot carry the explanation), anything else as it is.
+                        return probes.ask(path).map(answer -> answer.thenApply(status ->
+                                text(status < 400 ? 200 : status, "the app answered " + status + "\n")))
+                                .orElseGet(() -> CompletableFuture.completedFuture(text(404, "no probe " + path + "\n")));
+                    }
+                    return CompletableFuture.completedFuture(respond(request, readiness, metrics));
+                })
                 .thenApply(AdminServer::new);
     }
 

@@ -142,6 +142,9 @@ class HelmChartTest {
         X509Certificate serving = certificate(new String(Base64.getDecoder().decode(tls.getData().get("tls.crt")),
                 StandardCharsets.UTF_8));
         serving.verify(ca.getPublicKey());
+        assertThat(certificate(new String(Base64.getDecoder().decode(tls.getData().get("ca.crt")), StandardCharsets.UTF_8)))
+                .as("the CA beside the certificate").isEqualTo(ca);
+        assertThat(deployment.getSpec().getTemplate().getMetadata().getAnnotations()).containsKey("checksum/webhook-tls");
         assertThat(serving.getSubjectAlternativeNames().stream().map(san -> String.valueOf(san.get(1)))).contains(HOST);
         assertThat(deployment.getSpec().getTemplate().getSpec().getVolumes()).filteredOn(v -> v.getSecret() != null)
                 .singleElement().satisfies(v -> assertThat(v.getSecret().getSecretName()).isEqualTo(tls.getMetadata().getName()));

@@ -11,6 +11,11 @@ import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.inject.AdmissionWebhook;
 import io.trellis.controlplane.inject.InjectorSettings;
 import io.trellis.controlplane.inject.PodInjector;
+import io.trellis.controlplane.kubernetes.ApiServer;
+import io.trellis.controlplane.kubernetes.KubernetesApi;
+import io.trellis.controlplane.kubernetes.KubernetesServices;
+import io.trellis.controlplane.kubernetes.KubernetesSettings;
+import io.trellis.controlplane.registry.ServiceAddresses;
 import io.trellis.controlplane.push.GrpcServer;
 import io.trellis.controlplane.push.ServerIdentity;
 import io.trellis.controlplane.push.SnapshotPusher;
@@ -24,7 +29,6 @@ import io.trellis.controlplane.store.LogCodec;
 import io.trellis.controlplane.store.PolicyStore;
 import io.trellis.controlplane.token.AdminToken;
 import io.trellis.controlplane.token.BootstrapTokens;
-import io.trellis.controlplane.token.KubernetesSettings;
 import io.trellis.controlplane.token.ServiceAccountTokens;
 import io.trellis.controlplane.token.JoinTokenAuthenticator;
 import io.trellis.controlplane.token.ViewerTokens;
@@ -129,9 +133,25 @@ final class ControlPlaneFactory {
     }
 
     @Singleton
+    ApiServer apiServer(KubernetesSettings kubernetes) throws Exception {
+        KubernetesApi api = KubernetesApi.from(kubernetes, System.getenv());
+        if (api != null) {
+            LOG.info("Kubernetes API server: {} (token reviews, services)", api.base());
+        }
+        return new ApiServer(api);
+    }
+
+    /** The services' ClusterIPs, watched when there is an API server. */
+    @Singleton
+    @Bean(preDestroy = "close")
+    ServiceAddressesBean serviceAddresses(ApiServer apiServer) {
+        return new ServiceAddressesBean(apiServer.api().map(KubernetesServices::new).orElse(null));
+    }
+
+    @Singleton
     SnapshotPusher snapshotPusher(PolicyStore store, ProxyRegistry registry, MeshCertificateAuthority ca,
-            ControlPlaneConfig config, Clock clock) {
-        return new SnapshotPusher(store, registry, ca,
+            ServiceAddressesBean addresses, ControlPlaneConfig config, Clock clock) {
+        return new SnapshotPusher(store, registry, ca, addresses.addresses(),
                 Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "trellis-snapshot-push")),
                 config.pushDebounce(), clock);
     }
@@ -145,15 +165,25 @@ final class ControlPlaneFactory {
     }
 
     @Singleton
-    BootstrapTokens bootstrapTokens(JoinTokenAuthenticator joinTokens, KubernetesSettings kubernetes, PolicyStore store)
-            throws Exception {
-        ServiceAccountTokens serviceAccounts = ServiceAccountTokens.from(kubernetes, System.getenv(),
-                () -> store.state().meshConfig().trustDomain());
-        if (serviceAccounts != null) {
-            LOG.info("sidecars may enrol with their Kubernetes service-account token (audience {}), reviewed by {}",
-                    kubernetes.audience(), kubernetes.effectiveApiServer(System.getenv()).orElseThrow());
-        }
+    BootstrapTokens bootstrapTokens(JoinTokenAuthenticator joinTokens, ApiServer apiServer, KubernetesSettings kubernetes,
+            PolicyStore store) {
+        ServiceAccountTokens serviceAccounts = apiServer.api().map(api -> new ServiceAccountTokens(api,
+                kubernetes.audience(), () -> store.state().meshConfig().trustDomain())).orElse(null);
         return new BootstrapTokens(joinTokens, serviceAccounts);
+    }
+
+    /** The watcher behind {@link ServiceAddresses}, or none: a bean that can be closed either way. */
+    record ServiceAddressesBean(KubernetesServices watcher) implements AutoCloseable {
+        ServiceAddresses addresses() {
+            return watcher != null ? watcher : ServiceAddresses.NONE;
+        }
+
+        @Override
+        public void close() {
+            if (watcher != null) {
+                watcher.close();
+            }
+        }
     }
 
     @Context

@@ -40,6 +40,8 @@ class KubernetesPodTest {
     private static final String CLIENT_IP = "198.18.0.1";
     private static final String BACKEND_IP = "198.18.0.2";
     private static final String NODE_IP = "198.18.0.254";
+    /** The backend Service's ClusterIP: no host has it; only the client's proxy knows it is the backend's. */
+    private static final String SERVICE_IP = "198.18.1.10";
     private static final int API_PORT = 18080;
 
     private final String id = Long.toString(ProcessHandle.current().pid());
@@ -70,6 +72,7 @@ class KubernetesPodTest {
             run(List.of("ip", "-n", pod[0], "addr", "add", pod[2] + "/24", "dev", "eth0"));
             run(List.of("ip", "-n", pod[0], "link", "set", "eth0", "up"));
             run(List.of("ip", "-n", pod[0], "link", "set", "lo", "up"));
+            run(List.of("ip", "-n", pod[0], "route", "add", "default", "via", NODE_IP));
         }
 
         // The API server (a double: none can run here), on the node, with a service-account token for each pod,
@@ -80,7 +83,8 @@ class KubernetesPodTest {
                         + MeshHarness.root().resolve("control-plane/target/classes") + ":"
                         + MeshHarness.root().resolve("control-plane/target/lib") + "/*",
                 "io.trellis.controlplane.kubernetes.KubernetesApiDouble", NODE_IP, "6443", kube.toString(),
-                "default/backend=" + kube.resolve("backend.token"), "default/client=" + kube.resolve("client.token"))));
+                "default/backend=" + kube.resolve("backend.token"), "default/client=" + kube.resolve("client.token"),
+                "svc:default/backend=" + SERVICE_IP)));
         MeshHarness.await(Duration.ofSeconds(60), "the API server double", () -> Files.exists(kube.resolve("ready")));
         Path ready = mesh.work().resolve("cp.ready");
         mesh.launchPeer("control-plane", netns(nodeNs, MeshHarness.javaCommand("control-plane",
@@ -213,6 +217,19 @@ class KubernetesPodTest {
         // The Host is the pod's IP: the client's proxy reads where the redirect took the connection from.
         String body = run(netns(clientNs, List.of("curl", "-sS", "--max-time", "10", "http://" + BACKEND_IP + ":8080/")));
         assertThat(body).contains("hello from the backend's app; caller spiffe://cluster.local/ns/default/sa/client");
+    }
+
+    @Test
+    void aCallToTheBackendServicesClusterIpIsMeshed() throws Exception {
+        // The control plane watches the Services and gives the backend's ClusterIP to the backend's cluster.
+        MeshHarness.await(Duration.ofSeconds(30), "the ClusterIP to reach the backend", () -> {
+            try {
+                return run(netns(clientNs, List.of("curl", "-sS", "--max-time", "5", "http://" + SERVICE_IP + "/")))
+                        .contains("hello from the backend's app; caller spiffe://cluster.local/ns/default/sa/client");
+            } catch (IOException | AssertionError e) {
+                return false;
+            }
+        });
     }
 
     @Test

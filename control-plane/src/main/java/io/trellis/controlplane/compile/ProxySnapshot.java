@@ -27,10 +27,17 @@ public record ProxySnapshot(MeshConfigSpec mesh, List<String> trustBundlePem, Li
 
     /** A callable service: its endpoints and the traffic policy callers apply (its opaque-TCP ports among them). */
     public record Cluster(String service, String namespace, ExternalServiceSpec.Tls externalTls,
-            List<Endpoint> endpoints, TrafficPolicySpec policy) {
-        /** Copies endpoints. */
+            List<Endpoint> endpoints, TrafficPolicySpec policy, List<String> virtualAddresses) {
+        /** Copies the lists. */
         public Cluster {
             endpoints = List.copyOf(endpoints);
+            virtualAddresses = List.copyOf(virtualAddresses);
+        }
+
+        /** A cluster without virtual addresses. */
+        public Cluster(String service, String namespace, ExternalServiceSpec.Tls externalTls, List<Endpoint> endpoints,
+                TrafficPolicySpec policy) {
+            this(service, namespace, externalTls, endpoints, policy, List.of());
         }
 
         /** True for an ExternalService (endpoints without sidecars). */

@@ -35,15 +35,27 @@ public final class SnapshotCompiler {
     private SnapshotCompiler() {
     }
 
-    /** The snapshot for {@code proxy}. */
+    /** The snapshot for {@code proxy}, outside Kubernetes (no virtual addresses). */
     public static ProxySnapshot compile(MeshState state, List<ProxyInstance> instances, TrustBundle bundle,
             ProxyInstance proxy) {
+        return compile(state, instances, Map.of(), bundle, proxy);
+    }
+
+    /**
+     * The snapshot for {@code proxy}.
+     *
+     * @param virtualAddresses services' virtual IPs (Kubernetes ClusterIPs) by {@code namespace/name}: a mesh service
+     *     of that name gets them
+     */
+    public static ProxySnapshot compile(MeshState state, List<ProxyInstance> instances,
+            Map<String, List<String>> virtualAddresses, TrustBundle bundle, ProxyInstance proxy) {
         List<String> bundlePem = bundle.roots().stream().map(root -> Pem.encodeCertificates(List.of(root))).toList();
-        return new ProxySnapshot(state.meshConfig(), bundlePem, clusters(state, instances), routes(state),
+        return new ProxySnapshot(state.meshConfig(), bundlePem, clusters(state, instances, virtualAddresses), routes(state),
                 inbound(state, proxy), subscriptions(state, proxy), publish(state, proxy));
     }
 
-    private static List<ProxySnapshot.Cluster> clusters(MeshState state, List<ProxyInstance> instances) {
+    private static List<ProxySnapshot.Cluster> clusters(MeshState state, List<ProxyInstance> instances,
+            Map<String, List<String>> virtualAddresses) {
         Map<String, List<ProxyInstance>> byService = new TreeMap<>();
         for (ProxyInstance instance : instances) {
             byService.computeIfAbsent(instance.namespace() + "/" + instance.service(), k -> new ArrayList<>()).add(instance);
@@ -57,7 +69,7 @@ public final class SnapshotCompiler {
                             i.labels(), 1))
                     .toList();
             clusters.add(new ProxySnapshot.Cluster(first.service(), first.namespace(), null, endpoints,
-                    trafficPolicy(state, first.namespace(), first.service())));
+                    trafficPolicy(state, first.namespace(), first.service()), virtualAddresses.getOrDefault(key, List.of())));
         });
         for (Resource resource : state.resources(Kind.EXTERNAL_SERVICE, null)) {
             ExternalServiceSpec spec = resource.spec(ExternalServiceSpec.class);

@@ -79,6 +79,7 @@ final class SnapshotTranslator {
                 .setService(cluster.service())
                 .setNamespace(cluster.namespace())
                 .setExternal(cluster.external())
+                .addAllVirtualAddresses(cluster.virtualAddresses())
                 .setPolicy(policy(cluster.policy()))
                 .addAllTcpPorts(cluster.policy().tcpPorts());
         if (cluster.external()) {

@@ -3,23 +3,11 @@ package io.trellis.controlplane.token;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.trellis.certs.Pem;
 import io.trellis.certs.SpiffeId;
+import io.trellis.controlplane.kubernetes.KubernetesApi;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
-import java.time.Duration;
-import java.util.List;
 import java.util.function.Supplier;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Authenticates a sidecar by its projected Kubernetes service-account token: the API server reviews it ({@code POST
@@ -30,51 +18,21 @@ import javax.net.ssl.TrustManagerFactory;
  */
 public final class ServiceAccountTokens {
     private static final String USER_PREFIX = "system:serviceaccount:";
-    private static final Duration TIMEOUT = Duration.ofSeconds(10);
+    private static final String REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews";
 
-    private final URI reviews;
-    private final Path ownToken;
+    private final KubernetesApi api;
     private final String audience;
     private final Supplier<String> trustDomain;
-    private final HttpClient http;
     private final ObjectMapper json = new ObjectMapper();
 
     /**
-     * @param apiServer the API server's base URL
-     * @param roots what its certificate must chain to
+     * @param api the API server, as the control plane's service account
+     * @param audience the audience sidecars' tokens must be for
      */
-    public ServiceAccountTokens(URI apiServer, List<X509Certificate> roots, Path ownToken, String audience,
-            Supplier<String> trustDomain) throws GeneralSecurityException, IOException {
-        this.reviews = apiServer.resolve("/apis/authentication.k8s.io/v1/tokenreviews");
-        this.ownToken = ownToken;
+    public ServiceAccountTokens(KubernetesApi api, String audience, Supplier<String> trustDomain) {
+        this.api = api;
         this.audience = audience;
         this.trustDomain = trustDomain;
-        KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
-        trusted.load(null, null);
-        for (int i = 0; i < roots.size(); i++) {
-            trusted.setCertificateEntry("root-" + i, roots.get(i));
-        }
-        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trust.init(trusted);
-        SSLContext tls = SSLContext.getInstance("TLS");
-        tls.init(null, trust.getTrustManagers(), null);
-        this.http = HttpClient.newBuilder().sslContext(tls).connectTimeout(TIMEOUT).build();
-    }
-
-    /** The reviewer the settings describe, or null when there is no API server (outside a cluster). */
-    public static ServiceAccountTokens from(KubernetesSettings settings, java.util.Map<String, String> env,
-            Supplier<String> trustDomain) throws GeneralSecurityException, IOException {
-        URI apiServer = settings.effectiveApiServer(env).orElse(null);
-        if (apiServer == null) {
-            return null;
-        }
-        List<X509Certificate> roots;
-        try {
-            roots = Pem.decodeCertificates(Files.readString(settings.caFile()));
-        } catch (java.security.cert.CertificateException e) {
-            throw new IOException("trellis.kubernetes.ca-file " + settings.caFile() + ": not PEM certificates", e);
-        }
-        return new ServiceAccountTokens(apiServer, roots, settings.tokenFile(), settings.audience(), trustDomain);
     }
 
     /**
@@ -96,13 +54,9 @@ public final class ServiceAccountTokens {
         review.putObject("spec").put("token", token).putArray("audiences").add(audience);
         HttpResponse<String> response;
         try {
-            HttpRequest request = HttpRequest.newBuilder(reviews).timeout(TIMEOUT)
-                    .header("Authorization", "Bearer " + Files.readString(ownToken).strip())
-                    .header("Content-Type", "application/json").header("Accept", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(review))).build();
-            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            response = api.post(REVIEWS, json.writeValueAsString(review));
         } catch (IOException e) {
-            throw new TokenReviewUnavailableException("the token review at " + reviews + " failed: " + e.getMessage(), e);
+            throw new TokenReviewUnavailableException("the token review at " + api.base() + " failed: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TokenReviewUnavailableException("the token review was interrupted", e);

@@ -125,6 +125,19 @@ class SnapshotCompilerTest {
     }
 
     @Test
+    void aServicesClusterIpsGoToTheMeshServiceOfTheSameNameOnly() {
+        ProxySnapshot snapshot = SnapshotCompiler.compile(state(""), List.of(web, inventoryV1),
+                Map.of("default/inventory", List.of("10.96.0.12"), "other/inventory", List.of("10.96.9.9"),
+                        "default/kube-dns", List.of("10.96.0.10")), bundle, web);
+
+        assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("inventory")).singleElement()
+                .satisfies(c -> assertThat(c.virtualAddresses()).containsExactly("10.96.0.12"));
+        assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("web")).singleElement()
+                .satisfies(c -> assertThat(c.virtualAddresses()).isEmpty());
+        assertThat(snapshot.clusters()).extracting(ProxySnapshot.Cluster::service).doesNotContain("kube-dns");
+    }
+
+    @Test
     void sameInputsCompileToEqualSnapshotsSoNothingIsPushedTwice() {
         MeshState state = state("kind: Route\nmetadata: {name: r}\nspec: {service: inventory, rules: [{}]}");
         assertThat(SnapshotCompiler.compile(state, List.of(web, inventoryV1), bundle, web))

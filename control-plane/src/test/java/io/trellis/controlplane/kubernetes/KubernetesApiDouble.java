@@ -42,8 +42,12 @@ import javax.net.ssl.SSLContext;
  * the TokenReview and its {@code status}: {@code authenticated}, {@code user} ({@code system:serviceaccount:NS:SA}),
  * {@code audiences}, or {@code error} with the API server's wording for a token that is unknown, expired, for other
  * audiences or of a deleted service account. Tokens are JWT-shaped and known by the double (the real server checks
- * their signature). Also runnable as a process: {@code main(ADDRESS PORT DIR [NS/SA=TOKENFILE...])} writes
- * {@code DIR/ca.crt} and {@code DIR/token} (the caller's credentials) and each token file, then serves until killed.
+ * their signature). Services are listed ({@code GET /api/v1/services}, a ServiceList with its {@code resourceVersion})
+ * and watched ({@code ?watch=1&resourceVersion=V}: ADDED, MODIFIED, DELETED and BOOKMARK events as JSON lines, until
+ * {@code timeoutSeconds}; an ERROR event with a 410 Status when V is older than what the double keeps, after
+ * {@link #compact}). Also runnable as a process: {@code main(ADDRESS PORT DIR [NS/SA=TOKENFILE | svc:NS/NAME=CLUSTERIP...])}
+ * writes {@code DIR/ca.crt} and {@code DIR/token} (the caller's credentials) and each token file, then serves until
+ * killed.
  */
 public final class KubernetesApiDouble implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -58,6 +62,14 @@ public final class KubernetesApiDouble implements AutoCloseable {
     private final Map<String, Issued> tokens = new ConcurrentHashMap<>();
     private final Set<String> deleted = ConcurrentHashMap.newKeySet();
     private final AtomicInteger reviews = new AtomicInteger();
+    /** A change of a Service, at its resourceVersion. */
+    private record Event(long version, String type, JsonNode object) {
+    }
+
+    private final Map<String, JsonNode> services = new java.util.TreeMap<>();
+    private final List<Event> events = new ArrayList<>();
+    private long version = 100;
+    private long oldestKept = 100;
     private final SecureRandom random = new SecureRandom();
 
     private KubernetesApiDouble(HttpsServer server, X509Certificate ca) {
@@ -65,6 +77,7 @@ public final class KubernetesApiDouble implements AutoCloseable {
         this.ca = ca;
         this.callerToken = jwt("system:serviceaccount:trellis-system:trellis-control-plane", "https://kubernetes.default.svc");
         server.createContext("/apis/authentication.k8s.io/v1/tokenreviews", this::review);
+        server.createContext("/api/v1/services", this::services);
         server.createContext("/", exchange -> status(exchange, 404, "NotFound", "the server could not find the requested resource"));
         server.start();
     }
@@ -85,6 +98,12 @@ public final class KubernetesApiDouble implements AutoCloseable {
         tls.init(keys.getKeyManagers(), null, null);
         HttpsServer server = HttpsServer.create(new InetSocketAddress(address, port), 16);
         server.setHttpsConfigurator(new HttpsConfigurator(tls));
+        // Watches hold their exchange open: each request gets a thread.
+        server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool(runnable -> {
+            Thread thread = new Thread(runnable, "kubernetes-api-double");
+            thread.setDaemon(true);
+            return thread;
+        }));
         return new KubernetesApiDouble(server, authority.root());
     }
 
@@ -93,6 +112,11 @@ public final class KubernetesApiDouble implements AutoCloseable {
         Path dir = Path.of(args[2]);
         api.writeCredentials(dir);
         for (int i = 3; i < args.length; i++) {
+            if (args[i].startsWith("svc:")) {
+                String[] name = args[i].substring(4, args[i].indexOf('=')).split("/");
+                api.service(name[0], name[1], args[i].substring(args[i].indexOf('=') + 1));
+                continue;
+            }
             String[] account = args[i].substring(0, args[i].indexOf('=')).split("/");
             Files.writeString(Path.of(args[i].substring(args[i].indexOf('=') + 1)),
                     api.issue(account[0], account[1], "trellis", Instant.now().plus(Duration.ofHours(1))));
@@ -124,6 +148,109 @@ public final class KubernetesApiDouble implements AutoCloseable {
     /** The service account is deleted: its tokens no longer authenticate. */
     public void delete(String namespace, String serviceAccount) {
         deleted.add(namespace + "/" + serviceAccount);
+    }
+
+    /** Creates or changes the Service {@code namespace/name} with {@code clusterIp} ("None": headless). */
+    public synchronized void service(String namespace, String name, String clusterIp) {
+        ObjectNode service = JSON.createObjectNode().put("kind", "Service").put("apiVersion", "v1");
+        version++;
+        service.putObject("metadata").put("name", name).put("namespace", namespace)
+                .put("resourceVersion", Long.toString(version));
+        ObjectNode spec = service.putObject("spec").put("type", "ClusterIP").put("clusterIP", clusterIp);
+        spec.putArray("clusterIPs").add(clusterIp);
+        spec.putArray("ports").addObject().put("name", "http").put("port", 80).put("protocol", "TCP").put("targetPort", 8080);
+        String type = services.put(namespace + "/" + name, service) == null ? "ADDED" : "MODIFIED";
+        events.add(new Event(version, type, service));
+        notifyAll();
+    }
+
+    /** Deletes the Service {@code namespace/name}. */
+    public synchronized void deleteService(String namespace, String name) {
+        JsonNode gone = services.remove(namespace + "/" + name);
+        if (gone != null) {
+            version++;
+            ObjectNode object = gone.deepCopy();
+            ((ObjectNode) object.path("metadata")).put("resourceVersion", Long.toString(version));
+            events.add(new Event(version, "DELETED", object));
+            notifyAll();
+        }
+    }
+
+    /** Forgets the change history, as etcd's compaction does: a watch from an older version gets 410 Gone. */
+    public synchronized void compact() {
+        events.clear();
+        oldestKept = version;
+        notifyAll();
+    }
+
+    private void services(HttpExchange exchange) throws IOException {
+        String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+        if (authorization == null || !authorization.equals("Bearer " + callerToken)) {
+            status(exchange, 401, "Unauthorized", "Unauthorized");
+            return;
+        }
+        Map<String, String> query = new java.util.HashMap<>();
+        String raw = exchange.getRequestURI().getRawQuery();
+        if (raw != null) {
+            for (String pair : raw.split("&")) {
+                int eq = pair.indexOf('=');
+                query.put(eq < 0 ? pair : pair.substring(0, eq), eq < 0 ? "" : pair.substring(eq + 1));
+            }
+        }
+        if (!"1".equals(query.get("watch")) && !"true".equals(query.get("watch"))) {
+            ObjectNode list = JSON.createObjectNode().put("kind", "ServiceList").put("apiVersion", "v1");
+            synchronized (this) {
+                list.putObject("metadata").put("resourceVersion", Long.toString(version));
+                var items = list.putArray("items");
+                services.values().forEach(items::add);
+            }
+            send(exchange, 200, list);
+            return;
+        }
+        long from = Long.parseLong(query.getOrDefault("resourceVersion", "0"));
+        long until = System.nanoTime() + Long.parseLong(query.getOrDefault("timeoutSeconds", "300")) * 1_000_000_000L;
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(200, 0);
+        try (var out = exchange.getResponseBody()) {
+            long seen = from;
+            while (System.nanoTime() < until) {
+                List<Event> next = new ArrayList<>();
+                boolean gone;
+                synchronized (this) {
+                    gone = seen < oldestKept;
+                    if (!gone) {
+                        for (Event event : events) {
+                            if (event.version() > seen) {
+                                next.add(event);
+                            }
+                        }
+                        if (next.isEmpty()) {
+                            wait(Math.max(1, Math.min(1000, (until - System.nanoTime()) / 1_000_000)));
+                        }
+                    }
+                }
+                if (gone) {
+                    ObjectNode error = JSON.createObjectNode().put("type", "ERROR");
+                    error.putObject("object").put("kind", "Status").put("apiVersion", "v1").put("status", "Failure")
+                            .put("message", "too old resource version: " + seen + " (" + oldestKept + ")")
+                            .put("reason", "Expired").put("code", 410);
+                    out.write((JSON.writeValueAsString(error) + "\n").getBytes(StandardCharsets.UTF_8));
+                    return;
+                }
+                for (Event event : next) {
+                    ObjectNode line = JSON.createObjectNode().put("type", event.type());
+                    line.set("object", event.object());
+                    out.write((JSON.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8));
+                    seen = event.version();
+                }
+                out.flush();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException closed) {
+            // the watcher went away
+        }
+        exchange.close();
     }
 
     /** How many reviews were answered. */

@@ -28,8 +28,8 @@ class ServiceAccountTokensTest {
     void start() throws Exception {
         api = KubernetesApiDouble.start("127.0.0.1", 0);
         api.writeCredentials(dir);
-        tokens = new ServiceAccountTokens(api.url(), Pem.decodeCertificates(Files.readString(dir.resolve("ca.crt"))),
-                dir.resolve("token"), "trellis", () -> "cluster.local");
+        tokens = new ServiceAccountTokens(new KubernetesApi(api.url(), Pem.decodeCertificates(Files.readString(dir.resolve("ca.crt"))),
+                dir.resolve("token")), "trellis", () -> "cluster.local");
     }
 
     @AfterEach
@@ -88,8 +88,8 @@ class ServiceAccountTokensTest {
     @Test
     void anApiServerWhoseCertificateIsNotTrustedIsNotAsked() throws Exception {
         try (KubernetesApiDouble other = KubernetesApiDouble.start("127.0.0.1", 0)) {
-            ServiceAccountTokens misled = new ServiceAccountTokens(other.url(),
-                    Pem.decodeCertificates(Files.readString(dir.resolve("ca.crt"))), dir.resolve("token"), "trellis",
+            ServiceAccountTokens misled = new ServiceAccountTokens(new KubernetesApi(other.url(),
+                    Pem.decodeCertificates(Files.readString(dir.resolve("ca.crt"))), dir.resolve("token")), "trellis",
                     () -> "cluster.local");
             assertThatThrownBy(() -> misled.authenticate(valid("shop", "inventory")))
                     .isInstanceOf(TokenReviewUnavailableException.class);

@@ -198,7 +198,23 @@ public final class SnapshotTranslator {
         boolean tls = proto.getExternal() && proto.getExternalTls().getMode() != io.trellis.mesh.v1.ExternalTlsMode.DISABLE;
         return new Cluster(new ServiceName(proto.getService(), proto.getNamespace()), proto.getExternal(), tls,
                 proto.getExternalTls().getSni(), endpoints, policy(field + ".policy", proto.getPolicy()),
-                ports(field + ".tcp_ports", proto.getTcpPortsList()));
+                ports(field + ".tcp_ports", proto.getTcpPortsList()), virtualAddresses(field, proto.getVirtualAddressesList()));
+    }
+
+    /** IP literals only: a virtual address is matched against a connection's original destination. */
+    private static List<String> virtualAddresses(String field, List<String> addresses) throws InvalidSnapshotException {
+        List<String> checked = new ArrayList<>();
+        for (String address : addresses) {
+            if (!address.matches("[0-9.]+|[0-9a-fA-F:]+")) {
+                throw new InvalidSnapshotException(field + ".virtual_addresses: '" + address + "' (expected an IP address)");
+            }
+            try {
+                checked.add(java.net.InetAddress.getByName(address).getHostAddress());
+            } catch (java.net.UnknownHostException e) {
+                throw new InvalidSnapshotException(field + ".virtual_addresses: '" + address + "' (expected an IP address)");
+            }
+        }
+        return checked;
     }
 
     /** The cluster's policy; fields left at 0 take DESIGN.md §5 defaults (older control planes send fewer). */

@@ -12,8 +12,8 @@ import java.util.Optional;
 
 /**
  * Where the app's redirected connections go (transparent interception, docs/kubernetes.md): an HTTP connection whose
- * {@code Host} names a mesh service is routed by it, as on the outbound port; one to the address of a mesh workload
- * (a pod's IP) goes to that workload's service; every other connection passes through to where it was going, and so
+ * {@code Host} names a mesh service is routed by it, as on the outbound port; one to a mesh service's virtual address
+ * (its Kubernetes ClusterIP) or to the address of a mesh workload (a pod's IP) goes to that service; every other connection passes through to where it was going, and so
  * does any connection that is not HTTP, unless the address is the mesh's, whose TCP then goes through a tunnel. Under
  * the mesh's {@code REGISTRY_ONLY} outbound policy nothing passes through: HTTP gets the pipeline's answer for a
  * destination it does not know, other connections are reset (and so are they while the sidecar has no config yet).
@@ -51,12 +51,15 @@ public final class RedirectedConnections implements Redirects {
                 table.map(t -> !t.mesh().registryOnly()).orElse(false));
     }
 
-    /** The mesh service whose workload has {@code address}'s IP, if any. */
+    /** The mesh service whose virtual address (ClusterIP) or workload has {@code address}'s IP, if any. */
     private static Optional<Cluster> meshAt(RoutingTable table, InetSocketAddress address) {
         String ip = address.getAddress().getHostAddress();
         for (Cluster cluster : table.clusters().values()) {
             if (cluster.external()) {
                 continue;
+            }
+            if (cluster.virtualAddresses().contains(ip)) {
+                return Optional.of(cluster);
             }
             for (Endpoint endpoint : cluster.endpoints()) {
                 if (endpoint.address().equals(ip)) {

@@ -208,6 +208,18 @@ class SnapshotTranslatorTest {
     }
 
     @Test
+    void aServicesVirtualAddressesMustBeIpAddresses() throws Exception {
+        RoutingTable table = translator.translate(snapshot().addClusters(Cluster.newBuilder().setService("billing")
+                .setNamespace("default").addVirtualAddresses("10.96.0.12")).build());
+        assertThat(table.resolve("billing", "default").orElseThrow().virtualAddresses()).containsExactly("10.96.0.12");
+
+        Snapshot bad = snapshot().addClusters(Cluster.newBuilder().setService("billing").setNamespace("default")
+                .addVirtualAddresses("billing.default.svc")).build();
+        assertThatThrownBy(() -> translator.translate(bad)).isInstanceOf(InvalidSnapshotException.class)
+                .hasMessage("clusters[1].virtual_addresses: 'billing.default.svc' (expected an IP address)");
+    }
+
+    @Test
     void rejectsASnapshotWithoutTrustedRoots() {
         assertThatThrownBy(() -> translator.translate(snapshot().clearTrustBundlePem().build()))
                 .isInstanceOf(InvalidSnapshotException.class).hasMessageContaining("trust_bundle_pem: empty");

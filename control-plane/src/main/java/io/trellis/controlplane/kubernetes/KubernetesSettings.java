@@ -1,4 +1,4 @@
-package io.trellis.controlplane.token;
+package io.trellis.controlplane.kubernetes;
 
 import io.micronaut.context.annotation.ConfigurationProperties;
 import io.micronaut.core.annotation.Nullable;

@@ -15,7 +15,7 @@ import io.trellis.controlplane.kubernetes.ApiServer;
 import io.trellis.controlplane.kubernetes.KubernetesApi;
 import io.trellis.controlplane.kubernetes.KubernetesServices;
 import io.trellis.controlplane.kubernetes.KubernetesSettings;
-import io.trellis.controlplane.registry.ServiceAddresses;
+import io.trellis.controlplane.registry.ClusterServices;
 import io.trellis.controlplane.push.GrpcServer;
 import io.trellis.controlplane.push.ServerIdentity;
 import io.trellis.controlplane.push.SnapshotPusher;
@@ -141,17 +141,17 @@ final class ControlPlaneFactory {
         return new ApiServer(api);
     }
 
-    /** The services' ClusterIPs, watched when there is an API server. */
+    /** The cluster's Services and their endpoints, followed when there is an API server. */
     @Singleton
     @Bean(preDestroy = "close")
-    ServiceAddressesBean serviceAddresses(ApiServer apiServer) {
-        return new ServiceAddressesBean(apiServer.api().map(KubernetesServices::new).orElse(null));
+    ClusterServicesBean clusterServices(ApiServer apiServer) {
+        return new ClusterServicesBean(apiServer.api().map(KubernetesServices::new).orElse(null));
     }
 
     @Singleton
     SnapshotPusher snapshotPusher(PolicyStore store, ProxyRegistry registry, MeshCertificateAuthority ca,
-            ServiceAddressesBean addresses, ControlPlaneConfig config, Clock clock) {
-        return new SnapshotPusher(store, registry, ca, addresses.addresses(),
+            ClusterServicesBean services, ControlPlaneConfig config, Clock clock) {
+        return new SnapshotPusher(store, registry, ca, services.services(),
                 Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "trellis-snapshot-push")),
                 config.pushDebounce(), clock);
     }
@@ -172,10 +172,10 @@ final class ControlPlaneFactory {
         return new BootstrapTokens(joinTokens, serviceAccounts);
     }
 
-    /** The watcher behind {@link ServiceAddresses}, or none: a bean that can be closed either way. */
-    record ServiceAddressesBean(KubernetesServices watcher) implements AutoCloseable {
-        ServiceAddresses addresses() {
-            return watcher != null ? watcher : ServiceAddresses.NONE;
+    /** The watcher behind {@link ClusterServices}, or none: a bean that can be closed either way. */
+    record ClusterServicesBean(KubernetesServices watcher) implements AutoCloseable {
+        ClusterServices services() {
+            return watcher != null ? watcher : ClusterServices.NONE;
         }
 
         @Override

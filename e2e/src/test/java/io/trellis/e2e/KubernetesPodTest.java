@@ -42,6 +42,8 @@ class KubernetesPodTest {
     private static final String NODE_IP = "198.18.0.254";
     /** The backend Service's ClusterIP: no host has it; only the client's proxy knows it is the backend's. */
     private static final String SERVICE_IP = "198.18.1.10";
+    /** A Service without sidecars, whose one ready endpoint is the plain server on the node. */
+    private static final String LEGACY_IP = "198.18.1.20";
     private static final int API_PORT = 18080;
 
     private final String id = Long.toString(ProcessHandle.current().pid());
@@ -84,7 +86,7 @@ class KubernetesPodTest {
                         + MeshHarness.root().resolve("control-plane/target/lib") + "/*",
                 "io.trellis.controlplane.kubernetes.KubernetesApiDouble", NODE_IP, "6443", kube.toString(),
                 "default/backend=" + kube.resolve("backend.token"), "default/client=" + kube.resolve("client.token"),
-                "svc:default/backend=" + SERVICE_IP)));
+                "svc:default/backend=" + SERVICE_IP, "svc:default/legacy=" + LEGACY_IP + "@" + NODE_IP + ":9998")));
         MeshHarness.await(Duration.ofSeconds(60), "the API server double", () -> Files.exists(kube.resolve("ready")));
         Path ready = mesh.work().resolve("cp.ready");
         mesh.launchPeer("control-plane", netns(nodeNs, MeshHarness.javaCommand("control-plane",
@@ -226,6 +228,19 @@ class KubernetesPodTest {
             try {
                 return run(netns(clientNs, List.of("curl", "-sS", "--max-time", "5", "http://" + SERVICE_IP + "/")))
                         .contains("hello from the backend's app; caller spiffe://cluster.local/ns/default/sa/client");
+            } catch (IOException | AssertionError e) {
+                return false;
+            }
+        });
+    }
+
+    @Test
+    void aKubernetesServiceWithoutSidecarsIsReachedByNameAtItsReadyPods() throws Exception {
+        // Its ClusterIP leads nowhere: only the endpoints the control plane took from its EndpointSlice answer.
+        MeshHarness.await(Duration.ofSeconds(30), "legacy's endpoints in the client's proxy", () -> {
+            try {
+                return run(netns(clientNs, List.of("curl", "-sS", "--max-time", "5", "--resolve", "legacy:80:" + LEGACY_IP,
+                        "http://legacy/hello.txt"))).contains("hello from a server outside the mesh");
             } catch (IOException | AssertionError e) {
                 return false;
             }

@@ -2,6 +2,7 @@ package io.trellis.controlplane.compile;
 
 import io.trellis.certs.Pem;
 import io.trellis.certs.TrustBundle;
+import io.trellis.controlplane.registry.ClusterServices;
 import io.trellis.controlplane.registry.ProxyInstance;
 import io.trellis.controlplane.resource.AuthorizationPolicySpec;
 import io.trellis.controlplane.resource.ExternalServiceSpec;
@@ -15,8 +16,10 @@ import io.trellis.controlplane.store.MeshState;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -28,14 +31,17 @@ import java.util.TreeMap;
  *   <li>Route resources for one service are concatenated in resource-name order, rules in their order;</li>
  *   <li>the proxy enforces every AuthorizationPolicy naming its own service in its namespace;</li>
  *   <li>TopicPolicies of every namespace restrict publishing (topic names are global to the broker);</li>
- *   <li>an ExternalService with the name of a service that also has sidecars is ignored: the mesh wins.</li>
+ *   <li>an ExternalService with the name of a service that also has sidecars is ignored: the mesh wins;</li>
+ *   <li>a Kubernetes service gives a mesh service of its name its ClusterIPs; one that no sidecar and no
+ *       ExternalService serves becomes a plaintext cluster of its ready pods (sidecars, then ExternalServices, then
+ *       Kubernetes).</li>
  * </ul>
  */
 public final class SnapshotCompiler {
     private SnapshotCompiler() {
     }
 
-    /** The snapshot for {@code proxy}, outside Kubernetes (no virtual addresses). */
+    /** The snapshot for {@code proxy}, outside Kubernetes. */
     public static ProxySnapshot compile(MeshState state, List<ProxyInstance> instances, TrustBundle bundle,
             ProxyInstance proxy) {
         return compile(state, instances, Map.of(), bundle, proxy);
@@ -44,18 +50,18 @@ public final class SnapshotCompiler {
     /**
      * The snapshot for {@code proxy}.
      *
-     * @param virtualAddresses services' virtual IPs (Kubernetes ClusterIPs) by {@code namespace/name}: a mesh service
-     *     of that name gets them
+     * @param cluster what Kubernetes says about services, by {@code namespace/name}: a mesh service gets its
+     *     ClusterIPs; a service no sidecar and no ExternalService serves becomes a plaintext cluster of its ready pods
      */
     public static ProxySnapshot compile(MeshState state, List<ProxyInstance> instances,
-            Map<String, List<String>> virtualAddresses, TrustBundle bundle, ProxyInstance proxy) {
+            Map<String, ClusterServices.Service> cluster, TrustBundle bundle, ProxyInstance proxy) {
         List<String> bundlePem = bundle.roots().stream().map(root -> Pem.encodeCertificates(List.of(root))).toList();
-        return new ProxySnapshot(state.meshConfig(), bundlePem, clusters(state, instances, virtualAddresses), routes(state),
+        return new ProxySnapshot(state.meshConfig(), bundlePem, clusters(state, instances, cluster), routes(state),
                 inbound(state, proxy), subscriptions(state, proxy), publish(state, proxy));
     }
 
     private static List<ProxySnapshot.Cluster> clusters(MeshState state, List<ProxyInstance> instances,
-            Map<String, List<String>> virtualAddresses) {
+            Map<String, ClusterServices.Service> cluster) {
         Map<String, List<ProxyInstance>> byService = new TreeMap<>();
         for (ProxyInstance instance : instances) {
             byService.computeIfAbsent(instance.namespace() + "/" + instance.service(), k -> new ArrayList<>()).add(instance);
@@ -69,19 +75,41 @@ public final class SnapshotCompiler {
                             i.labels(), 1))
                     .toList();
             clusters.add(new ProxySnapshot.Cluster(first.service(), first.namespace(), null, endpoints,
-                    trafficPolicy(state, first.namespace(), first.service()), virtualAddresses.getOrDefault(key, List.of())));
+                    trafficPolicy(state, first.namespace(), first.service()),
+                    cluster.containsKey(key) ? cluster.get(key).virtualAddresses() : List.of()));
         });
+        Set<String> external = new HashSet<>();
         for (Resource resource : state.resources(Kind.EXTERNAL_SERVICE, null)) {
             ExternalServiceSpec spec = resource.spec(ExternalServiceSpec.class);
             String namespace = resource.key().namespace();
             if (byService.containsKey(namespace + "/" + spec.service())) {
                 continue;
             }
+            external.add(namespace + "/" + spec.service());
             List<ProxySnapshot.Endpoint> endpoints = spec.endpoints().stream()
                     .map(e -> new ProxySnapshot.Endpoint(e.address(), e.port(), 0, null, Map.of(), 1)).toList();
             clusters.add(new ProxySnapshot.Cluster(spec.service(), namespace, spec.tls(), endpoints,
                     trafficPolicy(state, namespace, spec.service())));
         }
+        // Kubernetes services that no sidecar serves and no ExternalService names: their ready pods, in plaintext. (A
+        // ready injected pod has a registered sidecar: its proxy's startup probe held the app back until then.)
+        Set<String> proxies = new HashSet<>();
+        instances.forEach(instance -> proxies.add(instance.address()));
+        cluster.forEach((key, service) -> {
+            if (byService.containsKey(key) || external.contains(key)) {
+                return;
+            }
+            List<ProxySnapshot.Endpoint> endpoints = service.endpoints().stream().filter(e -> !proxies.contains(e.ip()))
+                    .map(e -> new ProxySnapshot.Endpoint(e.ip(), e.port(), 0, null, Map.of(), 1)).toList();
+            if (endpoints.isEmpty()) {
+                return;
+            }
+            String namespace = key.substring(0, key.indexOf('/'));
+            String name = key.substring(key.indexOf('/') + 1);
+            clusters.add(new ProxySnapshot.Cluster(name, namespace,
+                    new ExternalServiceSpec.Tls(ExternalServiceSpec.TlsMode.DISABLE, null), endpoints,
+                    trafficPolicy(state, namespace, name), service.virtualAddresses()));
+        });
         clusters.sort(Comparator.comparing(ProxySnapshot.Cluster::namespace).thenComparing(ProxySnapshot.Cluster::service));
         return clusters;
     }

@@ -1,50 +1,86 @@
 package io.trellis.controlplane.kubernetes;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.trellis.controlplane.registry.ServiceAddresses;
-import java.io.IOException;
-import java.net.http.HttpResponse;
-import java.time.Duration;
+import io.trellis.controlplane.registry.ClusterServices;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The cluster's Services, watched through the API server the way a Kubernetes controller does: a list, then a watch
- * from the list's {@code resourceVersion}, resumed from the last version seen when the server ends it, and a new list
- * when the server says that version is gone (410). Each Service's ClusterIPs (not headless ones) go to the mesh
- * service of the same name and namespace, so that an app's connection to a ClusterIP is meshed. One daemon thread;
- * failures back off (1 s doubling to 30 s) and are logged, and the last addresses stay in force meanwhile.
+ * The cluster's Services and their EndpointSlices, followed through the API server ({@link ResourceWatch}): each
+ * Service's ClusterIPs (not a headless one's), and the ready endpoints of its slices at the port named {@code http},
+ * else the first TCP port. EndpointSlices rather than Pods: they carry each pod's address and readiness for the
+ * Service that selects it, which the Service's selector would otherwise have to be evaluated for, as Istio and Linkerd
+ * read them. The snapshot compiler merges this with the sidecars' own registrations.
  */
-public final class KubernetesServices implements ServiceAddresses, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(KubernetesServices.class);
-    private static final String SERVICES = "/api/v1/services";
-    private static final Duration WATCH = Duration.ofMinutes(5);
-    private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
-
-    private final KubernetesApi api;
-    private final ObjectMapper json = new ObjectMapper();
+public final class KubernetesServices implements ClusterServices, AutoCloseable {
+    private static final Comparator<Address> BY_ADDRESS = Comparator.comparing(Address::ip).thenComparingInt(Address::port);
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
-    private final Map<String, List<String>> addresses = new TreeMap<>();
-    private volatile Map<String, List<String>> published = Map.of();
-    private final Thread thread;
-    private volatile boolean closed;
+    /** ClusterIPs by namespace/name; guarded by this. */
+    private final Map<String, List<String>> clusterIps = new TreeMap<>();
+    /** Ready endpoints by slice (namespace/slice name), with the service each belongs to; guarded by this. */
+    private final Map<String, Map.Entry<String, List<Address>>> slices = new TreeMap<>();
+    private volatile Map<String, Service> published = Map.of();
+    private final ResourceWatch services;
+    private final ResourceWatch endpointSlices;
 
-    /** Starts watching. */
+    /** Starts following both kinds. */
     public KubernetesServices(KubernetesApi api) {
-        this.api = api;
-        this.thread = new Thread(this::run, "trellis-kubernetes-services");
-        thread.setDaemon(true);
-        thread.start();
+        this.services = new ResourceWatch(api, "/api/v1/services", "services", new ResourceWatch.Listener() {
+            @Override
+            public void listed(List<JsonNode> items) {
+                synchronized (KubernetesServices.this) {
+                    clusterIps.clear();
+                    items.forEach(KubernetesServices.this::putService);
+                }
+                publish();
+            }
+
+            @Override
+            public void changed(String type, JsonNode object) {
+                synchronized (KubernetesServices.this) {
+                    if (type.equals("DELETED")) {
+                        clusterIps.remove(key(object));
+                    } else {
+                        putService(object);
+                    }
+                }
+                publish();
+            }
+        });
+        this.endpointSlices = new ResourceWatch(api, "/apis/discovery.k8s.io/v1/endpointslices", "endpointslices",
+                new ResourceWatch.Listener() {
+                    @Override
+                    public void listed(List<JsonNode> items) {
+                        synchronized (KubernetesServices.this) {
+                            slices.clear();
+                            items.forEach(KubernetesServices.this::putSlice);
+                        }
+                        publish();
+                    }
+
+                    @Override
+                    public void changed(String type, JsonNode object) {
+                        synchronized (KubernetesServices.this) {
+                            if (type.equals("DELETED")) {
+                                slices.remove(key(object));
+                            } else {
+                                putSlice(object);
+                            }
+                        }
+                        publish();
+                    }
+                });
     }
 
     @Override
-    public Map<String, List<String>> byService() {
+    public Map<String, Service> byService() {
         return published;
     }
 
@@ -53,85 +89,7 @@ public final class KubernetesServices implements ServiceAddresses, AutoCloseable
         listeners.add(listener);
     }
 
-    private void run() {
-        Duration backoff = Duration.ofSeconds(1);
-        String version = null;
-        while (!closed) {
-            try {
-                if (version == null) {
-                    version = list();
-                }
-                String[] resume = {version};
-                boolean[] gone = {false};
-                int status = api.watch(SERVICES + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" + WATCH.toSeconds()
-                        + "&resourceVersion=" + version, WATCH, line -> gone[0] |= !event(line, resume));
-                version = gone[0] || status == 410 ? null : resume[0];
-                if (status != 200 && status != 410) {
-                    throw new IOException("the services watch was answered " + status);
-                }
-                backoff = Duration.ofSeconds(1);
-            } catch (InterruptedException e) {
-                return;
-            } catch (IOException | RuntimeException e) {
-                if (closed) {
-                    return;
-                }
-                LOG.warn("watching Kubernetes services failed ({}); trying again in {} s", e.getMessage(), backoff.toSeconds());
-                try {
-                    Thread.sleep(backoff.toMillis());
-                } catch (InterruptedException stopped) {
-                    return;
-                }
-                backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-            }
-        }
-    }
-
-    /** Lists every Service; returns the list's resourceVersion. */
-    private String list() throws IOException, InterruptedException {
-        HttpResponse<String> response = api.get(SERVICES);
-        if (response.statusCode() != 200) {
-            throw new IOException("listing services was answered " + response.statusCode()
-                    + (response.statusCode() == 403 ? " (the control plane's service account may not list services)" : ""));
-        }
-        JsonNode list = json.readTree(response.body());
-        addresses.clear();
-        for (JsonNode service : list.path("items")) {
-            put(service);
-        }
-        publish();
-        return list.path("metadata").path("resourceVersion").asText();
-    }
-
-    /** Applies one watch event; false when the server said the version is gone (a new list is needed). */
-    private boolean event(String line, String[] version) {
-        JsonNode event;
-        try {
-            event = json.readTree(line);
-        } catch (IOException e) {
-            LOG.warn("a services watch event is not JSON; ignored");
-            return true;
-        }
-        JsonNode object = event.path("object");
-        switch (event.path("type").asText()) {
-            case "ADDED", "MODIFIED" -> put(object);
-            case "DELETED" -> addresses.remove(key(object));
-            case "BOOKMARK" -> { }
-            case "ERROR" -> {
-                return object.path("code").asInt() != 410;
-            }
-            default -> {
-                return true;
-            }
-        }
-        version[0] = object.path("metadata").path("resourceVersion").asText(version[0]);
-        if (!event.path("type").asText().equals("BOOKMARK")) {
-            publish();
-        }
-        return true;
-    }
-
-    private void put(JsonNode service) {
+    private void putService(JsonNode service) {
         List<String> ips = new ArrayList<>();
         JsonNode spec = service.path("spec");
         JsonNode many = spec.path("clusterIPs");
@@ -141,11 +99,37 @@ public final class KubernetesServices implements ServiceAddresses, AutoCloseable
             ips.add(spec.path("clusterIP").asText());
         }
         ips.removeIf(ip -> ip.isEmpty() || ip.equals("None"));
-        if (ips.isEmpty()) {
-            addresses.remove(key(service));
-        } else {
-            addresses.put(key(service), List.copyOf(ips));
+        clusterIps.put(key(service), List.copyOf(ips));
+    }
+
+    private void putSlice(JsonNode slice) {
+        String service = slice.path("metadata").path("labels").path("kubernetes.io/service-name").asText("");
+        if (service.isEmpty() || !slice.path("addressType").asText("IPv4").equals("IPv4")) {
+            slices.remove(key(slice));
+            return;
         }
+        int port = 0;
+        for (JsonNode candidate : slice.path("ports")) {
+            boolean tcp = candidate.path("protocol").asText("TCP").equals("TCP");
+            if (tcp && candidate.path("name").asText("").equals("http")) {
+                port = candidate.path("port").asInt();
+                break;
+            }
+            if (tcp && port == 0) {
+                port = candidate.path("port").asInt();
+            }
+        }
+        List<Address> ready = new ArrayList<>();
+        for (JsonNode endpoint : slice.path("endpoints")) {
+            // An unset "ready" means ready (the API's documented default).
+            if (port > 0 && endpoint.path("conditions").path("ready").asBoolean(true)) {
+                for (JsonNode address : endpoint.path("addresses")) {
+                    ready.add(new Address(address.asText(), port));
+                }
+            }
+        }
+        slices.put(key(slice), Map.entry(slice.path("metadata").path("namespace").asText("default") + "/" + service,
+                List.copyOf(ready)));
     }
 
     private static String key(JsonNode object) {
@@ -153,7 +137,20 @@ public final class KubernetesServices implements ServiceAddresses, AutoCloseable
     }
 
     private void publish() {
-        Map<String, List<String>> next = Map.copyOf(addresses);
+        Map<String, Service> next;
+        synchronized (this) {
+            Map<String, Set<Address>> endpoints = new TreeMap<>();
+            slices.values().forEach(slice -> endpoints.computeIfAbsent(slice.getKey(), k -> new TreeSet<>(BY_ADDRESS))
+                    .addAll(slice.getValue()));
+            Set<String> names = new TreeSet<>(clusterIps.keySet());
+            names.addAll(endpoints.keySet());
+            Map<String, Service> merged = new LinkedHashMap<>();
+            for (String service : names) {
+                merged.put(service, new Service(clusterIps.getOrDefault(service, List.of()),
+                        List.copyOf(endpoints.getOrDefault(service, Set.of()))));
+            }
+            next = Map.copyOf(merged);
+        }
         if (!next.equals(published)) {
             published = next;
             listeners.forEach(Runnable::run);
@@ -162,7 +159,7 @@ public final class KubernetesServices implements ServiceAddresses, AutoCloseable
 
     @Override
     public void close() {
-        closed = true;
-        thread.interrupt();
+        services.close();
+        endpointSlices.close();
     }
 }

@@ -4,7 +4,7 @@ import io.trellis.certs.TrustBundle;
 import io.trellis.controlplane.ca.MeshCertificateAuthority;
 import io.trellis.controlplane.compile.ProxySnapshot;
 import io.trellis.controlplane.compile.SnapshotCompiler;
-import io.trellis.controlplane.registry.ServiceAddresses;
+import io.trellis.controlplane.registry.ClusterServices;
 import io.trellis.controlplane.registry.ProxyInstance;
 import io.trellis.controlplane.registry.ProxyRegistry;
 import io.trellis.controlplane.store.MeshState;
@@ -22,8 +22,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps every connected proxy's snapshot current. A policy commit, a registry change or a change of the services'
- * virtual addresses (Kubernetes ClusterIPs) schedules one
+ * Keeps every connected proxy's snapshot current. A policy commit, a registry change or a change of the cluster's
+ * services (Kubernetes) schedules one
  * recompilation after a short debounce (changes arriving meanwhile ride along); each proxy whose
  * compiled snapshot differs from the last one it was sent gets a new one. All compilation runs on one
  * thread, so versions handed out are strictly increasing and each proxy's snapshots arrive in order.
@@ -38,7 +38,7 @@ public final class SnapshotPusher implements AutoCloseable {
     private final PolicyStore store;
     private final ProxyRegistry registry;
     private final MeshCertificateAuthority ca;
-    private final ServiceAddresses addresses;
+    private final ClusterServices clusterServices;
     private final ScheduledExecutorService executor;
     private final Duration debounce;
     private final AtomicLong versions;
@@ -50,11 +50,11 @@ public final class SnapshotPusher implements AutoCloseable {
 
     /** Creates the pusher and subscribes it to store commits and registry changes. */
     public SnapshotPusher(PolicyStore store, ProxyRegistry registry, MeshCertificateAuthority ca,
-            ServiceAddresses addresses, ScheduledExecutorService executor, Duration debounce, Clock clock) {
+            ClusterServices clusterServices, ScheduledExecutorService executor, Duration debounce, Clock clock) {
         this.store = store;
         this.registry = registry;
         this.ca = ca;
-        this.addresses = addresses;
+        this.clusterServices = clusterServices;
         this.executor = executor;
         this.debounce = debounce;
         this.versions = new AtomicLong(clock.millis());
@@ -64,7 +64,7 @@ public final class SnapshotPusher implements AutoCloseable {
             }
         });
         registry.onMembershipChange(this::schedulePushAll);
-        addresses.onChange(this::schedulePushAll);
+        clusterServices.onChange(this::schedulePushAll);
     }
 
     /** Starts pushing to {@code session}: its first snapshot is compiled and sent right away. */
@@ -107,7 +107,7 @@ public final class SnapshotPusher implements AutoCloseable {
     }
 
     private void push(ProxySession session, MeshState state, TrustBundle bundle, List<ProxyInstance> instances) {
-        ProxySnapshot snapshot = SnapshotCompiler.compile(state, instances, addresses.byService(), bundle, session.instance());
+        ProxySnapshot snapshot = SnapshotCompiler.compile(state, instances, clusterServices.byService(), bundle, session.instance());
         if (snapshot.equals(session.lastSnapshot())) {
             return;
         }

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.trellis.certs.CertificateAuthority;
 import io.trellis.certs.SpiffeId;
 import io.trellis.certs.TrustBundle;
+import io.trellis.controlplane.registry.ClusterServices;
 import io.trellis.controlplane.registry.ProxyInstance;
+import io.trellis.controlplane.resource.ExternalServiceSpec;
 import io.trellis.controlplane.resource.ResourceCodec;
 import io.trellis.controlplane.store.Change;
 import io.trellis.controlplane.store.MeshState;
@@ -127,14 +129,43 @@ class SnapshotCompilerTest {
     @Test
     void aServicesClusterIpsGoToTheMeshServiceOfTheSameNameOnly() {
         ProxySnapshot snapshot = SnapshotCompiler.compile(state(""), List.of(web, inventoryV1),
-                Map.of("default/inventory", List.of("10.96.0.12"), "other/inventory", List.of("10.96.9.9"),
-                        "default/kube-dns", List.of("10.96.0.10")), bundle, web);
+                Map.of("default/inventory", new ClusterServices.Service(List.of("10.96.0.12"), List.of()),
+                        "other/inventory", new ClusterServices.Service(List.of("10.96.9.9"), List.of()),
+                        "default/kube-dns", new ClusterServices.Service(List.of("10.96.0.10"), List.of())), bundle, web);
 
         assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("inventory")).singleElement()
                 .satisfies(c -> assertThat(c.virtualAddresses()).containsExactly("10.96.0.12"));
         assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("web")).singleElement()
                 .satisfies(c -> assertThat(c.virtualAddresses()).isEmpty());
         assertThat(snapshot.clusters()).extracting(ProxySnapshot.Cluster::service).doesNotContain("kube-dns");
+    }
+
+    @Test
+    void aKubernetesServiceNoSidecarServesIsItsReadyPodsInPlaintextAfterTheMeshAndExternalServices() {
+        MeshState state = state("""
+                kind: ExternalService
+                metadata: {name: payments}
+                spec: {service: payments, endpoints: [{address: 192.0.2.10, port: 443}]}
+                """);
+        ClusterServices.Address podA = new ClusterServices.Address("10.1.0.7", 8080);
+        ProxySnapshot snapshot = SnapshotCompiler.compile(state, List.of(web, inventoryV1), Map.of(
+                "default/legacy", new ClusterServices.Service(List.of("10.96.0.30"), List.of(podA,
+                        new ClusterServices.Address(inventoryV1.address(), 8080))),
+                "default/inventory", new ClusterServices.Service(List.of(), List.of(podA)),
+                "default/payments", new ClusterServices.Service(List.of(), List.of(podA)),
+                "default/empty", new ClusterServices.Service(List.of("10.96.0.31"), List.of())), bundle, web);
+
+        ProxySnapshot.Cluster legacy = snapshot.clusters().stream().filter(c -> c.service().equals("legacy")).findFirst().orElseThrow();
+        assertThat(legacy.external()).isTrue();
+        assertThat(legacy.externalTls().mode()).isEqualTo(ExternalServiceSpec.TlsMode.DISABLE);
+        assertThat(legacy.endpoints()).as("never a sidecar's address in plaintext").extracting(ProxySnapshot.Endpoint::address)
+                .containsExactly("10.1.0.7");
+        assertThat(legacy.virtualAddresses()).containsExactly("10.96.0.30");
+        assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("inventory")).singleElement()
+                .satisfies(c -> assertThat(c.external()).as("the sidecars win").isFalse());
+        assertThat(snapshot.clusters()).filteredOn(c -> c.service().equals("payments")).singleElement()
+                .satisfies(c -> assertThat(c.endpoints().get(0).address()).as("the ExternalService wins").isEqualTo("192.0.2.10"));
+        assertThat(snapshot.clusters()).extracting(ProxySnapshot.Cluster::service).doesNotContain("empty");
     }
 
     @Test

@@ -42,10 +42,10 @@ import javax.net.ssl.SSLContext;
  * the TokenReview and its {@code status}: {@code authenticated}, {@code user} ({@code system:serviceaccount:NS:SA}),
  * {@code audiences}, or {@code error} with the API server's wording for a token that is unknown, expired, for other
  * audiences or of a deleted service account. Tokens are JWT-shaped and known by the double (the real server checks
- * their signature). Services are listed ({@code GET /api/v1/services}, a ServiceList with its {@code resourceVersion})
- * and watched ({@code ?watch=1&resourceVersion=V}: ADDED, MODIFIED, DELETED and BOOKMARK events as JSON lines, until
+ * their signature). Services and EndpointSlices are listed ({@code GET /api/v1/services},
+ * {@code /apis/discovery.k8s.io/v1/endpointslices}: a list with its {@code resourceVersion}) and watched ({@code ?watch=1&resourceVersion=V}: ADDED, MODIFIED, DELETED and BOOKMARK events as JSON lines, until
  * {@code timeoutSeconds}; an ERROR event with a 410 Status when V is older than what the double keeps, after
- * {@link #compact}). Also runnable as a process: {@code main(ADDRESS PORT DIR [NS/SA=TOKENFILE | svc:NS/NAME=CLUSTERIP...])}
+ * {@link #compact}). Also runnable as a process: {@code main(ADDRESS PORT DIR [NS/SA=TOKENFILE | svc:NS/NAME=CLUSTERIP[@ENDPOINT:PORT]...])}
  * writes {@code DIR/ca.crt} and {@code DIR/token} (the caller's credentials) and each token file, then serves until
  * killed.
  */
@@ -62,11 +62,16 @@ public final class KubernetesApiDouble implements AutoCloseable {
     private final Map<String, Issued> tokens = new ConcurrentHashMap<>();
     private final Set<String> deleted = ConcurrentHashMap.newKeySet();
     private final AtomicInteger reviews = new AtomicInteger();
-    /** A change of a Service, at its resourceVersion. */
-    private record Event(long version, String type, JsonNode object) {
+    private static final String SERVICES = "/api/v1/services";
+    private static final String SLICES = "/apis/discovery.k8s.io/v1/endpointslices";
+
+    /** A change of an object at {@code path}, at its resourceVersion. */
+    private record Event(String path, long version, String type, JsonNode object) {
     }
 
-    private final Map<String, JsonNode> services = new java.util.TreeMap<>();
+    /** Objects by collection path, then namespace/name. */
+    private final Map<String, Map<String, JsonNode>> objects = Map.of(SERVICES, new java.util.TreeMap<>(),
+            SLICES, new java.util.TreeMap<>());
     private final List<Event> events = new ArrayList<>();
     private long version = 100;
     private long oldestKept = 100;
@@ -77,7 +82,8 @@ public final class KubernetesApiDouble implements AutoCloseable {
         this.ca = ca;
         this.callerToken = jwt("system:serviceaccount:trellis-system:trellis-control-plane", "https://kubernetes.default.svc");
         server.createContext("/apis/authentication.k8s.io/v1/tokenreviews", this::review);
-        server.createContext("/api/v1/services", this::services);
+        server.createContext(SERVICES, exchange -> collection(exchange, SERVICES, "ServiceList"));
+        server.createContext(SLICES, exchange -> collection(exchange, SLICES, "EndpointSliceList"));
         server.createContext("/", exchange -> status(exchange, 404, "NotFound", "the server could not find the requested resource"));
         server.start();
     }
@@ -113,8 +119,14 @@ public final class KubernetesApiDouble implements AutoCloseable {
         api.writeCredentials(dir);
         for (int i = 3; i < args.length; i++) {
             if (args[i].startsWith("svc:")) {
+                // svc:NS/NAME=CLUSTERIP[@ENDPOINT:PORT]: a Service, and an EndpointSlice of one ready endpoint.
                 String[] name = args[i].substring(4, args[i].indexOf('=')).split("/");
-                api.service(name[0], name[1], args[i].substring(args[i].indexOf('=') + 1));
+                String[] value = args[i].substring(args[i].indexOf('=') + 1).split("@");
+                api.service(name[0], name[1], value[0]);
+                if (value.length > 1) {
+                    String[] endpoint = value[1].split(":");
+                    api.endpointSlice(name[0], name[1], Integer.parseInt(endpoint[1]), true, endpoint[0]);
+                }
                 continue;
             }
             String[] account = args[i].substring(0, args[i].indexOf('=')).split("/");
@@ -153,25 +165,59 @@ public final class KubernetesApiDouble implements AutoCloseable {
     /** Creates or changes the Service {@code namespace/name} with {@code clusterIp} ("None": headless). */
     public synchronized void service(String namespace, String name, String clusterIp) {
         ObjectNode service = JSON.createObjectNode().put("kind", "Service").put("apiVersion", "v1");
-        version++;
-        service.putObject("metadata").put("name", name).put("namespace", namespace)
-                .put("resourceVersion", Long.toString(version));
+        service.putObject("metadata").put("name", name).put("namespace", namespace);
         ObjectNode spec = service.putObject("spec").put("type", "ClusterIP").put("clusterIP", clusterIp);
         spec.putArray("clusterIPs").add(clusterIp);
         spec.putArray("ports").addObject().put("name", "http").put("port", 80).put("protocol", "TCP").put("targetPort", 8080);
-        String type = services.put(namespace + "/" + name, service) == null ? "ADDED" : "MODIFIED";
-        events.add(new Event(version, type, service));
-        notifyAll();
+        put(SERVICES, service);
     }
 
     /** Deletes the Service {@code namespace/name}. */
     public synchronized void deleteService(String namespace, String name) {
-        JsonNode gone = services.remove(namespace + "/" + name);
+        delete(SERVICES, namespace, name);
+    }
+
+    /**
+     * Creates or changes the EndpointSlice {@code service-1} of {@code namespace/service}: one endpoint per address,
+     * at {@code port} (named http), ready or not.
+     */
+    public synchronized void endpointSlice(String namespace, String service, int port, boolean ready, String... addresses) {
+        ObjectNode slice = JSON.createObjectNode().put("kind", "EndpointSlice").put("apiVersion", "discovery.k8s.io/v1")
+                .put("addressType", "IPv4");
+        slice.putObject("metadata").put("name", service + "-1").put("namespace", namespace)
+                .putObject("labels").put("kubernetes.io/service-name", service);
+        var endpoints = slice.putArray("endpoints");
+        for (String address : addresses) {
+            ObjectNode endpoint = endpoints.addObject();
+            endpoint.putArray("addresses").add(address);
+            endpoint.putObject("conditions").put("ready", ready).put("serving", ready).put("terminating", false);
+        }
+        slice.putArray("ports").addObject().put("name", "http").put("port", port).put("protocol", "TCP");
+        put(SLICES, slice);
+    }
+
+    /** Deletes the EndpointSlice of {@code namespace/service}. */
+    public synchronized void deleteEndpointSlice(String namespace, String service) {
+        delete(SLICES, namespace, service + "-1");
+    }
+
+    private void put(String path, ObjectNode object) {
+        version++;
+        ObjectNode metadata = (ObjectNode) object.path("metadata");
+        metadata.put("resourceVersion", Long.toString(version));
+        String key = metadata.path("namespace").asText() + "/" + metadata.path("name").asText();
+        String type = objects.get(path).put(key, object) == null ? "ADDED" : "MODIFIED";
+        events.add(new Event(path, version, type, object));
+        notifyAll();
+    }
+
+    private void delete(String path, String namespace, String name) {
+        JsonNode gone = objects.get(path).remove(namespace + "/" + name);
         if (gone != null) {
             version++;
             ObjectNode object = gone.deepCopy();
             ((ObjectNode) object.path("metadata")).put("resourceVersion", Long.toString(version));
-            events.add(new Event(version, "DELETED", object));
+            events.add(new Event(path, version, "DELETED", object));
             notifyAll();
         }
     }
@@ -183,7 +229,7 @@ public final class KubernetesApiDouble implements AutoCloseable {
         notifyAll();
     }
 
-    private void services(HttpExchange exchange) throws IOException {
+    private void collection(HttpExchange exchange, String path, String listKind) throws IOException {
         String authorization = exchange.getRequestHeaders().getFirst("Authorization");
         if (authorization == null || !authorization.equals("Bearer " + callerToken)) {
             status(exchange, 401, "Unauthorized", "Unauthorized");
@@ -198,11 +244,12 @@ public final class KubernetesApiDouble implements AutoCloseable {
             }
         }
         if (!"1".equals(query.get("watch")) && !"true".equals(query.get("watch"))) {
-            ObjectNode list = JSON.createObjectNode().put("kind", "ServiceList").put("apiVersion", "v1");
+            ObjectNode list = JSON.createObjectNode().put("kind", listKind)
+                    .put("apiVersion", path.equals(SERVICES) ? "v1" : "discovery.k8s.io/v1");
             synchronized (this) {
                 list.putObject("metadata").put("resourceVersion", Long.toString(version));
                 var items = list.putArray("items");
-                services.values().forEach(items::add);
+                objects.get(path).values().forEach(items::add);
             }
             send(exchange, 200, list);
             return;
@@ -220,7 +267,7 @@ public final class KubernetesApiDouble implements AutoCloseable {
                     gone = seen < oldestKept;
                     if (!gone) {
                         for (Event event : events) {
-                            if (event.version() > seen) {
+                            if (event.version() > seen && event.path().equals(path)) {
                                 next.add(event);
                             }
                         }

@@ -3,6 +3,7 @@ package io.trellis.controlplane.kubernetes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.trellis.certs.Pem;
+import io.trellis.controlplane.registry.ClusterServices;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,6 +42,10 @@ class KubernetesServicesTest {
         api.close();
     }
 
+    private static ClusterServices.Service service(String clusterIp) {
+        return new ClusterServices.Service(List.of(clusterIp), List.of());
+    }
+
     private static void await(String what, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (!condition.getAsBoolean()) {
@@ -54,7 +59,8 @@ class KubernetesServicesTest {
     @Test
     void theListGivesEveryServiceWithAClusterIpButTheHeadlessOnes() throws Exception {
         await("the first list", () -> !services.byService().isEmpty());
-        assertThat(services.byService()).isEqualTo(Map.of("shop/inventory", List.of("10.96.0.12")));
+        assertThat(services.byService()).isEqualTo(Map.of("shop/inventory", service("10.96.0.12"),
+                "shop/headless", new ClusterServices.Service(List.of(), List.of())));
     }
 
     @Test
@@ -63,11 +69,28 @@ class KubernetesServicesTest {
         api.service("shop", "pricing", "10.96.0.40");
         await("pricing", () -> services.byService().containsKey("shop/pricing"));
         api.service("shop", "pricing", "10.96.0.41");
-        await("pricing's new address", () -> services.byService().get("shop/pricing").equals(List.of("10.96.0.41")));
+        await("pricing's new address", () -> services.byService().get("shop/pricing").equals(service("10.96.0.41")));
         api.deleteService("shop", "inventory");
+        api.deleteService("shop", "headless");
         await("inventory gone", () -> !services.byService().containsKey("shop/inventory"));
-        assertThat(services.byService()).isEqualTo(Map.of("shop/pricing", List.of("10.96.0.41")));
+        assertThat(services.byService()).isEqualTo(Map.of("shop/pricing", service("10.96.0.41")));
         assertThat(changes.get()).isGreaterThanOrEqualTo(4);
+    }
+
+    @Test
+    void theReadyEndpointsOfAServicesSlicesAreItsEndpoints() throws Exception {
+        await("the first list", () -> !services.byService().isEmpty());
+        api.endpointSlice("shop", "inventory", 8080, true, "10.1.0.7", "10.1.0.8");
+        await("inventory's endpoints", () -> services.byService().get("shop/inventory").endpoints().size() == 2);
+        assertThat(services.byService().get("shop/inventory")).isEqualTo(new ClusterServices.Service(List.of("10.96.0.12"),
+                List.of(new ClusterServices.Address("10.1.0.7", 8080), new ClusterServices.Address("10.1.0.8", 8080))));
+
+        api.endpointSlice("shop", "inventory", 8080, false, "10.1.0.7", "10.1.0.8");
+        await("not ready: no endpoints", () -> services.byService().get("shop/inventory").endpoints().isEmpty());
+        api.endpointSlice("shop", "batch-only", 9000, true, "10.1.0.20");
+        await("a service seen only through its slice", () -> services.byService().containsKey("shop/batch-only"));
+        api.deleteEndpointSlice("shop", "batch-only");
+        await("its slice deleted", () -> !services.byService().containsKey("shop/batch-only"));
     }
 
     @Test

@@ -422,7 +422,8 @@ class KubernetesPodTest {
         if (readable) {
             return root;
         }
-        Path copy = Files.createTempDirectory(Path.of("/tmp"), "trellis-dist");
+        // Not under /tmp: the proxy's container mounts a volume there.
+        Path copy = Files.createTempDirectory(Path.of("/var/tmp"), "trellis-dist");
         run(List.of("chmod", "755", copy.toString()));
         run(List.of("mkdir", "-p", copy.resolve("sidecar/target").toString()));
         run(List.of("cp", "-a", root.resolve("trellis").toString(), root.resolve("init").toString(), copy.toString()));

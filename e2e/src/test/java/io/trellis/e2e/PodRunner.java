@@ -17,10 +17,11 @@ import java.util.concurrent.TimeUnit;
  * A double of the kubelet and the container runtime, for what neither can be had here: runs a pod spec as processes
  * in a network namespace the test made, the way a kubelet would, and probes it from the node's namespace. Its init containers run first, in order, each to
  * its end; one with {@code restartPolicy: Always} (a native sidecar) is started and its startup probe polled until
- * it passes before the next one; then the app containers start. Each process gets the container's env (values and
+ * it passes before the next one; then the app containers start, and their readiness probes are polled. Each process gets the container's env (values and
  * the downward-API fields), its args, its user and group ({@code runAsUser}), only the capabilities it adds, and its
  * volume mounts at their paths (emptyDir, the downward-API file, the projected token) in a private mount namespace
- * with its own {@code /run}. Images are not pulled: each names a local command.
+ * with its own {@code /run} (and {@code /tmp}, when the container mounts a volume there). The root file system is
+ * not made read-only. Images are not pulled: each names a local command.
  */
 final class PodRunner {
     private final MeshHarness mesh;
@@ -83,14 +84,18 @@ final class PodRunner {
         String podName = pod.path("metadata").path("name").asText();
         String name = container.path("name").asText();
         StringBuilder script = new StringBuilder("set -e\nmount -t tmpfs -o mode=0755 pod-run /run\n");
-        for (JsonNode mount : container.path("volumeMounts")) {
+        // /tmp last: the other volumes' directories are under the host's /tmp, which it hides.
+        List<JsonNode> mounts = new ArrayList<>();
+        container.path("volumeMounts").forEach(mounts::add);
+        mounts.sort(java.util.Comparator.comparing(mount -> mount.path("mountPath").asText().equals("/tmp")));
+        for (JsonNode mount : mounts) {
             Path source = volumes.get(mount.path("name").asText());
             if (source == null) {
                 throw new AssertionError(name + " mounts " + mount.path("name").asText() + ", which the pod does not declare");
             }
             String target = mount.path("mountPath").asText();
-            if (!target.startsWith("/var/run/") && !target.startsWith("/run/")) {
-                throw new AssertionError(name + " mounts at " + target + ": this double mounts under /run only");
+            if (!target.startsWith("/var/run/") && !target.startsWith("/run/") && !target.equals("/tmp")) {
+                throw new AssertionError(name + " mounts at " + target + ": this double mounts under /run, and /tmp, only");
             }
             script.append("mkdir -p '").append(target).append("'\nmount --bind '").append(source).append("' '")
                     .append(target).append("'\n");

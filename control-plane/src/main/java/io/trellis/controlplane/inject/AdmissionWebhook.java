@@ -102,7 +102,8 @@ public final class AdmissionWebhook {
         }
     }
 
-    private static String firstLine(Exception e) {
+    /** The first line of an exception's message (a parser's runs on with the input's excerpt). */
+    static String firstLine(Exception e) {
         String message = String.valueOf(e.getMessage());
         int newline = message.indexOf('\n');
         return newline < 0 ? message : message.substring(0, newline);

@@ -82,7 +82,7 @@ public final class InjectCommand {
                 }
             }
         } catch (IOException e) {
-            err.println("trellis inject: " + file + ": " + firstLine(e));
+            err.println("trellis inject: " + file + ": " + AdmissionWebhook.firstLine(e));
             return 1;
         }
         StringBuilder written = new StringBuilder();
@@ -126,7 +126,7 @@ public final class InjectCommand {
         try {
             pod = json.treeToValue(template, Pod.class);
         } catch (IOException | IllegalArgumentException e) {
-            err.println("trellis inject: " + name + ": not injected: its pod template is not a pod (" + firstLine(e) + ")");
+            err.println("trellis inject: " + name + ": not injected: its pod template is not a pod (" + AdmissionWebhook.firstLine(e) + ")");
             return;
         }
         if (pod.getMetadata().getNamespace() == null) {
@@ -164,9 +164,4 @@ public final class InjectCommand {
         return flags;
     }
 
-    private static String firstLine(Exception e) {
-        String message = String.valueOf(e.getMessage());
-        int newline = message.indexOf('\n');
-        return (newline < 0 ? message : message.substring(0, newline));
-    }
 }

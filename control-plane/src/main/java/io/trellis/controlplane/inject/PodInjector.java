@@ -293,6 +293,7 @@ public final class PodInjector {
                 .addNewVolumeMount().withName("trellis-bundle").withMountPath(BUNDLE_DIR).withReadOnly(true).endVolumeMount()
                 .addNewVolumeMount().withName("trellis-state").withMountPath(STATE_DIR).endVolumeMount()
                 .addNewVolumeMount().withName("trellis-cache").withMountPath(CACHE_DIR).endVolumeMount()
+                .addNewVolumeMount().withName("trellis-tmp").withMountPath("/tmp").endVolumeMount()
                 .build();
     }
 
@@ -313,7 +314,10 @@ public final class PodInjector {
                 new VolumeBuilder().withName("trellis-state").withNewEmptyDir()
                         .withMedium("Memory").withSizeLimit(new Quantity("16Mi")).endEmptyDir().build(),
                 new VolumeBuilder().withName("trellis-cache").withNewEmptyDir()
-                        .withSizeLimit(new Quantity("256Mi")).endEmptyDir().build());
+                        .withSizeLimit(new Quantity("256Mi")).endEmptyDir().build(),
+                // The root file system is read-only; Netty's BoringSSL and JNA unpack their native libraries here.
+                new VolumeBuilder().withName("trellis-tmp").withNewEmptyDir()
+                        .withMedium("Memory").withSizeLimit(new Quantity("32Mi")).endEmptyDir().build());
     }
 
     private static Probe probe(String path, int period, int failures) {

@@ -178,7 +178,9 @@ class AdmissionWebhookTest implements TestPropertyProvider {
         assertThat(init.getSecurityContext().getPrivileged()).isFalse();
 
         Map<String, Volume> volumes = pod.getSpec().getVolumes().stream().collect(Collectors.toMap(Volume::getName, v -> v));
-        assertThat(volumes).containsKeys("kube-api-access-x7k2p", "trellis-token", "trellis-bundle", "trellis-state");
+        assertThat(volumes).containsKeys("kube-api-access-x7k2p", "trellis-token", "trellis-bundle", "trellis-state", "trellis-tmp");
+        assertThat(proxy.getVolumeMounts()).as("a writable /tmp beside the read-only root, for the native libraries")
+                .anySatisfy(mount -> assertThat(mount.getMountPath()).isEqualTo("/tmp"));
         assertThat(volumes.get("trellis-token").getProjected().getSources().get(0).getServiceAccountToken().getAudience())
                 .isEqualTo("trellis");
         assertThat(volumes.get("trellis-bundle").getDownwardAPI().getItems().get(0).getFieldRef().getFieldPath())

@@ -198,6 +198,8 @@ public final class NettyHttpServer implements Drainable {
         final class Sniffer extends ByteToMessageDecoder {
             private final InetSocketAddress original;
             private io.netty.util.concurrent.ScheduledFuture<?> silence;
+            /** A redirected connection sent the start of a request head: it is not waiting for the server. */
+            private boolean spoke;
 
             Sniffer(InetSocketAddress original) {
                 this.original = original;
@@ -210,6 +212,11 @@ public final class NettyHttpServer implements Drainable {
                             SERVER_FIRST_WAIT.toMillis(), TimeUnit.MILLISECONDS);
                     return;
                 }
+                closeIfSilent(ctx);
+            }
+
+            /** Closes the connection unless what it sends is told apart within {@link #HEAD_TIMEOUT}. */
+            private void closeIfSilent(ChannelHandlerContext ctx) {
                 silence = ctx.executor().schedule(() -> {
                     LOG.debug("closing {}: nothing sent within {} ms", ctx.channel(), HEAD_TIMEOUT.toMillis());
                     limits.hit(Limit.FIRST_BYTES_TIMEOUT);
@@ -246,6 +253,12 @@ public final class NettyHttpServer implements Drainable {
                 if (original != null) {
                     RedirectedHead head = RedirectedHead.read(in, limits.maxHeaderBytes());
                     if (head == RedirectedHead.INCOMPLETE) {
+                        // The client spoke first: not a server-first protocol; a head that never ends is closed.
+                        if (!spoke) {
+                            spoke = true;
+                            silence.cancel(false);
+                            closeIfSilent(ctx);
+                        }
                         return;
                     }
                     Optional<String> mesh = h2c ? Optional.of(redirects.http(original, null).orElse(""))
@@ -264,7 +277,10 @@ public final class NettyHttpServer implements Drainable {
                 pipeline.remove(this);
             }
 
-            /** Hands the connection, with what it sent so far, to {@link Redirects#tcp}. */
+            /**
+             * Hands the connection, with what it sent so far, to {@link Redirects#tcp}, which puts what holds its bytes
+             * into the pipeline before this decoder leaves it.
+             */
             private void asBytes(ChannelHandlerContext ctx, ByteBuf sent) {
                 Channel connection = ctx.channel();
                 ChannelPipeline pipeline = ctx.pipeline();
@@ -275,8 +291,8 @@ public final class NettyHttpServer implements Drainable {
                         pipeline.remove(name);
                     }
                 }
-                pipeline.remove(this);
                 redirects.tcp(connection, original);
+                pipeline.remove(this);
                 if (sent.isReadable()) {
                     pipeline.fireChannelRead(sent);
                 } else {

@@ -52,6 +52,7 @@ public final class Main {
                     "sensitive, or insensitive: inbound paths lower-cased before authorization (sensitive)"),
             new Flag("--ready-file", "ready-file", false,
                     "file written with the ports once the sidecar is ready, removed when it stops"),
+            new Flag("--pod-name", "pod-name", false, "this proxy's name in the control plane's proxy list (SERVICE-random)"),
             new Flag("--app-probe", "app-probes", true,
                     "CONTAINER/KIND=PORT:PATH: GET /app-health/CONTAINER/KIND on the admin port asks the app (repeatable)"));
 

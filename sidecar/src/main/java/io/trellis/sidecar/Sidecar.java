@@ -174,7 +174,8 @@ public final class Sidecar implements AutoCloseable {
                 clock, system);
         Backoff backoff = new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30), () -> ThreadLocalRandom.current().nextDouble());
         Hello hello = Hello.newBuilder()
-                .setNodeId(config.service() + "-" + UUID.randomUUID().toString().substring(0, 8))
+                .setNodeId(config.podName() != null ? config.podName() + "." + config.namespace()
+                        : config.service() + "-" + UUID.randomUUID().toString().substring(0, 8))
                 .setService(config.service())
                 .setNamespace(config.namespace())
                 .setAddress(advertisedAddress(config.bindAddress()))

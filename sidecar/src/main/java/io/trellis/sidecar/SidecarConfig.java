@@ -46,6 +46,8 @@ import java.util.regex.Pattern;
  * @param maxConnections the connections each HTTP listener holds at once
  * @param pathCase {@code sensitive}, or {@code insensitive}: inbound paths are lower-cased before authorization
  * @param readyFile written with the ports once the sidecar is first ready, removed when it stops; null = none
+ * @param podName this proxy's name in the control plane's proxy list (the pod's name in Kubernetes); null = the service
+ *     name and a random suffix
  * @param appProbes {@code CONTAINER/KIND=PORT:PATH}: the app's HTTP probes, which the kubelet sends to the admin port as
  *     {@code /app-health/CONTAINER/KIND} (the injector rewrites them: the pod's redirect would hand them to the mTLS
  *     port) and the sidecar asks the app on 127.0.0.1
@@ -77,6 +79,7 @@ public record SidecarConfig(
         @Bindable(defaultValue = "8192") int maxConnections,
         @Bindable(defaultValue = "sensitive") String pathCase,
         @Nullable Path readyFile,
+        @Nullable String podName,
         @Nullable List<String> appProbes) {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -131,6 +134,9 @@ public record SidecarConfig(
         upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
         labels = labels == null ? List.of() : List.copyOf(labels);
         appProbes = appProbes == null ? List.of() : List.copyOf(appProbes);
+        if (podName != null && !podName.matches("[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")) {
+            throw new IllegalArgumentException("--pod-name: " + podName + " (expected a DNS subdomain, as a pod's name is)");
+        }
         for (String probe : appProbes) {
             if (!APP_PROBE.matcher(probe).matches()) {
                 throw new IllegalArgumentException("--app-probe: " + probe + " (expected CONTAINER/KIND=PORT:PATH, KIND one of"

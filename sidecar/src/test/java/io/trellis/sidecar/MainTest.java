@@ -79,7 +79,7 @@ class MainTest {
     private static SidecarConfig config(String service, List<String> upstreams, String kafkaBootstrap) {
         return new SidecarConfig(service, "default", null, "cluster.local", 8000, "auto", Path.of("/t"), Path.of("/b"),
                 "127.0.0.1:15010", "127.0.0.1", 15001, 15006, 15008, 15020, "0.0.0.0", 15002, upstreams, null, List.of(),
-                java.time.Duration.ofSeconds(10), kafkaBootstrap, "drop", 8192, "sensitive", null, null);
+                java.time.Duration.ofSeconds(10), kafkaBootstrap, "drop", 8192, "sensitive", null, null, null);
     }
 
     private static String[] concat(String[] first, String... more) {

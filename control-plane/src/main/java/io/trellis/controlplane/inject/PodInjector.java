@@ -237,6 +237,7 @@ public final class PodInjector {
         List<EnvVar> env = new ArrayList<>();
         env.add(value("TRELLIS_SERVICE", service));
         env.add(value("TRELLIS_APP_PORT", String.valueOf(appPort)));
+        env.add(field("TRELLIS_POD_NAME", "metadata.name"));
         env.add(field("TRELLIS_NAMESPACE", "metadata.namespace"));
         env.add(field("TRELLIS_SERVICE_ACCOUNT", "spec.serviceAccountName"));
         env.add(field("TRELLIS_BIND_ADDRESS", "status.podIP"));

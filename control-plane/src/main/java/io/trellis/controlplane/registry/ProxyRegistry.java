@@ -93,7 +93,7 @@ public final class ProxyRegistry {
      * {@code until}, whichever comes first.
      */
     public void recover(List<ProxyInstance> previous, Instant until) {
-        previous.forEach(instance -> recovered.put(instance.nodeId(), instance));
+        previous.forEach(instance -> recovered.put(key(instance), instance));
         recoveredUntil = until;
         if (!previous.isEmpty()) {
             membershipListeners.forEach(Runnable::run);
@@ -108,28 +108,36 @@ public final class ProxyRegistry {
         }
     }
 
-    /** Registers a connected proxy, replacing an older stream of the same node. */
+    /**
+     * Registers a connected proxy, replacing an older stream of the same node of the same identity. Nodes are told
+     * apart by identity and node id, so a proxy cannot replace another identity's entry by naming its node (an
+     * injected proxy's node id is its pod's name, which others can guess).
+     */
     public Registration register(ProxyInstance instance) {
         Registration registration = new Registration(instance);
-        recovered.remove(instance.nodeId());
+        recovered.remove(key(instance));
         // A sidecar restarted with a new node id announces the same inbound endpoint: the old entry is stale.
         recovered.values().removeIf(old -> old.address().equals(instance.address()) && old.inboundPort() == instance.inboundPort());
-        byNode.put(instance.nodeId(), registration);
+        byNode.put(key(instance), registration);
         membershipListeners.forEach(Runnable::run);
         return registration;
     }
 
     /** Removes the proxy if {@code registration} is still its current entry. */
     public void deregister(Registration registration) {
-        if (byNode.remove(registration.instance().nodeId(), registration)) {
+        if (byNode.remove(key(registration.instance()), registration)) {
             membershipListeners.forEach(Runnable::run);
         }
+    }
+
+    private static String key(ProxyInstance instance) {
+        return instance.identity() + " " + instance.nodeId();
     }
 
     /** Every connected instance, and every recovered one not yet reconnected, ordered by namespace, service and node. */
     public List<ProxyInstance> instances() {
         return Stream.concat(byNode.values().stream().map(Registration::instance),
-                        recovered.values().stream().filter(instance -> !byNode.containsKey(instance.nodeId())))
+                        recovered.values().stream().filter(instance -> !byNode.containsKey(key(instance))))
                 .sorted(Comparator.comparing(ProxyInstance::namespace).thenComparing(ProxyInstance::service)
                         .thenComparing(ProxyInstance::nodeId))
                 .toList();

@@ -155,6 +155,7 @@ class AdmissionWebhookTest implements TestPropertyProvider {
         assertThat(env.get("TRELLIS_SERVICE").getValue()).isEqualTo("inventory");
         assertThat(env.get("TRELLIS_APP_PORT").getValue()).isEqualTo("8080");
         assertThat(env.get("TRELLIS_NAMESPACE").getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.namespace");
+        assertThat(env.get("TRELLIS_POD_NAME").getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
         assertThat(env.get("TRELLIS_BIND_ADDRESS").getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.podIP");
         assertThat(env.get("TRELLIS_SERVICE_ACCOUNT").getValueFrom().getFieldRef().getFieldPath())
                 .isEqualTo("spec.serviceAccountName");

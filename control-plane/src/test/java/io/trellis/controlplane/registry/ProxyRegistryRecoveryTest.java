@@ -31,6 +31,21 @@ class ProxyRegistryRecoveryTest {
     }
 
     @Test
+    void aProxyNamingAnotherIdentitysNodeDoesNotReplaceIt() {
+        ProxyRegistry registry = new ProxyRegistry();
+        registry.register(instance("backend-0.default", "backend", "10.1.0.7"));
+
+        ProxyRegistry.Registration impostor = registry.register(instance("backend-0.default", "web", "10.1.0.9"));
+        assertThat(registry.instances()).extracting(ProxyInstance::service).containsExactly("backend", "web");
+
+        registry.deregister(impostor);
+        assertThat(registry.instances()).extracting(ProxyInstance::service).containsExactly("backend");
+        registry.register(instance("backend-0.default", "backend", "10.1.0.8"));
+        assertThat(registry.instances()).as("the same identity's node reconnecting replaces its entry")
+                .extracting(ProxyInstance::address).containsExactly("10.1.0.8");
+    }
+
+    @Test
     void recoveredInstancesStayUntilTheyReconnectOrTheGracePeriodEnds() {
         ProxyRegistry registry = new ProxyRegistry();
         AtomicInteger changes = new AtomicInteger();

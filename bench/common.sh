@@ -16,8 +16,9 @@ hz=$(getconf CLK_TCK)
 wrk_run() { wrk -t2 -c"$2" -d"$3s" "$1" | awk '/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n}'; }  # url conns seconds -> "req/s requests"
 per_request_us() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}'; }  # ticks requests -> µs
 
-start_control_plane() {  # on 127.0.0.1:18080 (API) and 18010 (gRPC); writes $work/bundle.pem
-  java -Xmx256m -XX:+UseSerialGC -cp "$root/control-plane/target/classes:$root/control-plane/target/lib/*" \
+start_control_plane() {  # on 127.0.0.1:18080 (API) and 18010 (gRPC); writes $work/bundle.pem; CONTROL_PLANE_OPTS adds JVM options
+  # shellcheck disable=SC2086
+  java -Xmx256m -XX:+UseSerialGC ${CONTROL_PLANE_OPTS:-} -cp "$root/control-plane/target/classes:$root/control-plane/target/lib/*" \
     io.trellis.controlplane.Main --data-dir "$work/cp" --api-host 127.0.0.1 --api-port 18080 --grpc-host 127.0.0.1 \
     --grpc-port 18010 > "$work/cp.log" 2>&1 & pids+=($!)
   wait_http http://127.0.0.1:18080/api/v1/ca/bundle

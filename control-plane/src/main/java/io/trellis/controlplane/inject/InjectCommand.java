@@ -36,6 +36,11 @@ public final class InjectCommand {
 
     /** Runs the command; the exit code is 0, 1 (a file could not be read or is not YAML) or 2 (a bad flag). */
     static int run(String[] args, InputStream stdin, PrintStream out, PrintStream err) {
+        if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+            out.println(USAGE);
+            out.println("Writes the manifests of FILE with every pod template injected; what was left out goes to stderr.");
+            return 0;
+        }
         Map<String, String> flags;
         try {
             flags = flags(args);

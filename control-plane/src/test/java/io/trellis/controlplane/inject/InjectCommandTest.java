@@ -139,6 +139,13 @@ class InjectCommandTest {
     }
 
     @Test
+    void helpSaysHowToCallIt() {
+        Run help = run("", "--help");
+        assertThat(help.exit()).isZero();
+        assertThat(help.out()).startsWith("usage: trellis inject -f FILE|- --ca-bundle FILE");
+    }
+
+    @Test
     void badFlagsAndUnreadableFilesAreNamed() throws Exception {
         assertThat(run("", "-f", "-")).satisfies(r -> {
             assertThat(r.exit()).isEqualTo(2);

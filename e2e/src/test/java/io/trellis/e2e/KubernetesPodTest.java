@@ -372,11 +372,10 @@ class KubernetesPodTest {
 
     @Test
     void aFlagItDoesNotUnderstandIsNamedAndNothingIsInstalled() throws Exception {
-        Process process = new ProcessBuilder(dist.resolve("trellis").toString(), "init-iptables",
-                "--exclude-outbound-ports", "5432,all", "--dry-run").redirectErrorStream(true).start();
-        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor()).isEqualTo(2);
-        assertThat(out).contains("--exclude-outbound-ports: 'all' (expected a port number)");
+        PeerCommand.Output out = PeerCommand.run(Duration.ofSeconds(30), dist.resolve("trellis").toString(), "init-iptables",
+                "--exclude-outbound-ports", "5432,all", "--dry-run");
+        assertThat(out.exitCode()).isEqualTo(2);
+        assertThat(out.text()).contains("--exclude-outbound-ports: 'all' (expected a port number)");
     }
 
     private static String rules(String ns) throws IOException {
@@ -392,21 +391,17 @@ class KubernetesPodTest {
 
     /** Runs a command to its end (at most 120 s) and returns its output; fails on a non-zero exit. */
     private static String run(List<String> command) throws IOException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        PeerCommand.Output out;
         try {
-            String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!process.waitFor(120, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new AssertionError("timed out: " + String.join(" ", command));
-            }
-            if (process.exitValue() != 0) {
-                throw new AssertionError("exit " + process.exitValue() + ": " + String.join(" ", command) + "\n" + out);
-            }
-            return out;
+            out = PeerCommand.run(Duration.ofSeconds(120), command.toArray(String[]::new));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);
         }
+        if (out.exitCode() != 0) {
+            throw new AssertionError("exit " + out.exitCode() + ": " + String.join(" ", command) + "\n" + out.text());
+        }
+        return out.text();
     }
 
     /**

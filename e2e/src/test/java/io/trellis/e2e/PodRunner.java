@@ -222,9 +222,7 @@ final class PodRunner {
         command.addAll(List.of(extra));
         command.add(url);
         try {
-            Process curl = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            curl.waitFor(10, TimeUnit.SECONDS);
+            String out = PeerCommand.run(Duration.ofSeconds(10), command.toArray(String[]::new)).text().strip();
             return out.matches("\\d{3}") ? Integer.parseInt(out) : 0;
         } catch (IOException e) {
             return 0;

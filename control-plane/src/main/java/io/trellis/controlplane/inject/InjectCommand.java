@@ -54,13 +54,9 @@ public final class InjectCommand {
         PodInjector injector;
         String bundle;
         try {
-            injector = new PodInjector(new InjectorSettings(false,
-                    flags.getOrDefault("--proxy-image", defaults.proxyImage()),
-                    flags.getOrDefault("--init-image", defaults.initImage()),
-                    !flags.containsKey("--classic-sidecar"),
-                    flags.getOrDefault("--control-plane", defaults.controlPlane()),
-                    defaults.cpuRequest(), defaults.memoryRequest(), defaults.memoryLimit(), defaults.jvmOptions(),
-                    defaults.tokenAudience()), json);
+            injector = new PodInjector(defaults.with(flags.getOrDefault("--proxy-image", defaults.proxyImage()),
+                    flags.getOrDefault("--init-image", defaults.initImage()), !flags.containsKey("--classic-sidecar"),
+                    flags.getOrDefault("--control-plane", defaults.controlPlane())), json);
             bundle = Files.readString(Path.of(flags.get("--ca-bundle")));
             if (!bundle.contains("-----BEGIN CERTIFICATE-----")) {
                 throw new IllegalArgumentException("--ca-bundle " + flags.get("--ca-bundle") + ": no PEM certificate in it");

@@ -57,6 +57,12 @@ public record InjectorSettings(
         jvmOptions = jvmOptions == null ? "" : jvmOptions.strip();
     }
 
+    /** These settings with other images, sidecar kind and control-plane address (what {@code trellis inject} sets). */
+    public InjectorSettings with(String proxyImage, String initImage, boolean nativeSidecar, String controlPlane) {
+        return new InjectorSettings(enabled, proxyImage, initImage, nativeSidecar, controlPlane, cpuRequest, memoryRequest,
+                memoryLimit, jvmOptions, tokenAudience);
+    }
+
     /** The defaults. */
     public static InjectorSettings defaults() {
         return new InjectorSettings(false, PROXY_IMAGE, INIT_IMAGE, true, CONTROL_PLANE, CPU_REQUEST, MEMORY_REQUEST,

@@ -31,7 +31,7 @@ final class PodAnnotations {
     private static final Set<String> CONTROLLER_LABELS = Set.of("pod-template-hash", "controller-revision-hash",
             "pod-template-generation", "controller-uid", "job-name", INJECT);
     private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
-    private static final Pattern UPSTREAM = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(:\\d{1,5})?=\\d{1,5}(/tcp)?");
+    private static final Pattern UPSTREAM = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(:\\d{1,5})?=(?<local>\\d{1,5})(/tcp)?");
 
     private final Map<String, String> annotations;
     private final Map<String, String> labels;
@@ -110,7 +110,8 @@ final class PodAnnotations {
     List<String> upstreams() {
         List<String> upstreams = new ArrayList<>();
         for (String entry : list(UPSTREAMS)) {
-            if (UPSTREAM.matcher(entry).matches() && port(entry.replaceAll(".*=(\\d+).*", "$1")).isPresent()) {
+            java.util.regex.Matcher upstream = UPSTREAM.matcher(entry);
+            if (upstream.matches() && port(upstream.group("local")).isPresent()) {
                 upstreams.add(entry);
             } else {
                 warn(UPSTREAMS, entry, "NAME=LOCALPORT or NAME[:PORT]=LOCALPORT/tcp");

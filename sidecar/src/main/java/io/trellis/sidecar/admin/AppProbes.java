@@ -27,8 +27,8 @@ final class AppProbes {
     static final String PREFIX = "/app-health/";
 
     private final Map<String, Probe> probes;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT)
-            .followRedirects(HttpClient.Redirect.NEVER).version(HttpClient.Version.HTTP_1_1).build();
+    /** Made only when there are probes: a JDK HttpClient starts a selector thread of its own. */
+    private final HttpClient http;
 
     /** @param declared {@code CONTAINER/KIND=PORT:PATH} each (validated by the sidecar's config) */
     AppProbes(List<String> declared) {
@@ -39,6 +39,8 @@ final class AppProbes {
             byName.put(probe.substring(0, eq), new Probe(Integer.parseInt(probe.substring(eq + 1, colon)), probe.substring(colon + 1)));
         }
         this.probes = Map.copyOf(byName);
+        this.http = probes.isEmpty() ? null : HttpClient.newBuilder().connectTimeout(TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NEVER).version(HttpClient.Version.HTTP_1_1).build();
     }
 
     /**

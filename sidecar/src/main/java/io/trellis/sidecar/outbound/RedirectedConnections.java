@@ -2,12 +2,13 @@ package io.trellis.sidecar.outbound;
 
 import io.netty.channel.Channel;
 import io.trellis.sidecar.config.Cluster;
-import io.trellis.sidecar.config.Endpoint;
 import io.trellis.sidecar.config.RoutingTable;
 import io.trellis.sidecar.config.RoutingTableRef;
 import io.trellis.sidecar.tcp.TcpUpstreams;
 import io.trellis.sidecar.transport.netty.Redirects;
 import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -22,6 +23,8 @@ public final class RedirectedConnections implements Redirects {
     private final RoutingTableRef tables;
     private final String namespace;
     private final TcpUpstreams tcp;
+    /** The index of the table last asked about; replaced when a new table is published (a benign race: both build it). */
+    private volatile AddressIndex index;
 
     public RedirectedConnections(RoutingTableRef tables, String namespace, TcpUpstreams tcp) {
         this.tables = tables;
@@ -52,21 +55,29 @@ public final class RedirectedConnections implements Redirects {
     }
 
     /** The mesh service whose virtual address (ClusterIP) or workload has {@code address}'s IP, if any. */
-    private static Optional<Cluster> meshAt(RoutingTable table, InetSocketAddress address) {
-        String ip = address.getAddress().getHostAddress();
-        for (Cluster cluster : table.clusters().values()) {
-            if (cluster.external()) {
-                continue;
-            }
-            if (cluster.virtualAddresses().contains(ip)) {
-                return Optional.of(cluster);
-            }
-            for (Endpoint endpoint : cluster.endpoints()) {
-                if (endpoint.address().equals(ip)) {
-                    return Optional.of(cluster);
+    private Optional<Cluster> meshAt(RoutingTable table, InetSocketAddress address) {
+        return Optional.ofNullable(index(table).get(address.getAddress().getHostAddress()));
+    }
+
+    /** The mesh clusters by their addresses, derived once per routing table rather than searched per connection. */
+    private Map<String, Cluster> index(RoutingTable table) {
+        AddressIndex current = index;
+        if (current == null || current.table() != table) {
+            Map<String, Cluster> byAddress = new HashMap<>();
+            for (Cluster cluster : table.clusters().values()) {
+                if (cluster.external()) {
+                    continue;
                 }
+                cluster.virtualAddresses().forEach(ip -> byAddress.putIfAbsent(ip, cluster));
+                cluster.endpoints().forEach(endpoint -> byAddress.putIfAbsent(endpoint.address(), cluster));
             }
+            current = new AddressIndex(table, Map.copyOf(byAddress));
+            index = current;
         }
-        return Optional.empty();
+        return current.byAddress();
+    }
+
+    /** One routing table's clusters by address. */
+    private record AddressIndex(RoutingTable table, Map<String, Cluster> byAddress) {
     }
 }

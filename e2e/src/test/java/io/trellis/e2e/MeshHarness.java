@@ -18,6 +18,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntPredicate;
@@ -193,6 +194,22 @@ final class MeshHarness implements AutoCloseable {
             }
         }
         return new SidecarProcess(this, service, address, args, upstreams);
+    }
+
+    /**
+     * Asserts that none of {@code sidecars} leaked a Netty buffer: they run Netty's leak detector in paranoid mode,
+     * which reports a leaked buffer once the buffer has been collected and the next one is allocated, so each is made
+     * to collect its garbage and then {@code traffic} (which must pass through every one of them) allocates.
+     */
+    static void assertNoBufferLeaked(Callable<?> traffic, SidecarProcess... sidecars) throws Exception {
+        for (SidecarProcess sidecar : sidecars) {
+            PeerCommand.run(Duration.ofSeconds(30), "jcmd", Long.toString(sidecar.process().pid()), "GC.run");
+        }
+        traffic.call();
+        for (SidecarProcess sidecar : sidecars) {
+            org.assertj.core.api.Assertions.assertThat(sidecar.log()).as(sidecar + " log").doesNotContain("LEAK:")
+                    .doesNotContain("reached at the tail of the pipeline");
+        }
     }
 
     /** Launches a sidecar JVM with {@code args}; its output goes to {@code log}. */

@@ -60,17 +60,10 @@ class MeshTcpTest {
     @AfterAll
     void noNettyBufferLeakedThenStop() throws Exception {
         try {
-            // The sidecars run Netty's leak detector in paranoid mode; it reports a leaked buffer once the buffer has
-            // been collected and the next one is allocated.
-            for (SidecarProcess sidecar : List.of(web, cache, down)) {
-                PeerCommand.run(PEER_TIMEOUT, "jcmd", Long.toString(sidecar.process().pid()), "GC.run");
-            }
-            redis("PING");
-            redisVia("down", "PING");
-            for (SidecarProcess sidecar : List.of(web, cache, down)) {
-                assertThat(sidecar.log()).as(sidecar + " log").doesNotContain("LEAK:")
-                        .doesNotContain("reached at the tail of the pipeline");
-            }
+            MeshHarness.assertNoBufferLeaked(() -> {
+                redis("PING");
+                return redisVia("down", "PING");
+            }, web, cache, down);
         } finally {
             if (mesh != null) {
                 mesh.close();

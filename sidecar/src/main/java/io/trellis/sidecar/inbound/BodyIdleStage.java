@@ -28,6 +28,6 @@ final class BodyIdleStage implements Stage<InboundCall> {
     public CompletionStage<HttpResponse> apply(InboundCall call, Next<InboundCall> next) {
         Cluster own = call.table().clusters().get(self);
         Duration idle = own != null ? own.timeouts().streamIdle() : Timeouts.DEFAULTS.streamIdle();
-        return next.handle(call.withRequest(BodyStreams.mapRequest(call.request(), BodyStreams.requestIdleTimeout(idle))));
+        return next.handle(call.withRequest(BodyStreams.watch(call.request(), BodyStreams.requestIdleTimeout(idle))));
     }
 }

@@ -82,7 +82,7 @@ final class RetryStage implements Stage<OutboundCall> {
             // Buffering waits on the caller alone: a body that stalls (no byte for streamIdle) or takes longer than
             // the limit is the caller's request-timeout, never the upstream's fault.
             Duration idle = call.cluster().timeouts().streamIdle();
-            HttpEntity watched = BodyStreams.mapRequest(request, BodyStreams.idleTimeout(idle)).entity();
+            HttpEntity watched = BodyStreams.watch(request, BodyStreams.idleTimeout(idle)).entity();
             return PekkoFutures.direct(watched.toStrict(BUFFERING_LIMIT.toMillis(), materializer))
                     .handle((strict, failure) -> {
                         if (failure == null) {
@@ -99,7 +99,7 @@ final class RetryStage implements Stage<OutboundCall> {
         BodyStreams.Recording recording = entity.getContentLengthOption().isEmpty() ? new BodyStreams.Recording(maxBuffered) : null;
         AtomicBoolean read = new AtomicBoolean();
         HttpRequest sent = recording == null ? request : recording.record(request);
-        return CompletableFuture.completedFuture(new Body(BodyStreams.mapRequest(sent, BodyStreams.onStart(() -> read.set(true))),
+        return CompletableFuture.completedFuture(new Body(BodyStreams.watch(sent, BodyStreams.onStart(() -> read.set(true))),
                 read, recording));
     }
 

@@ -17,7 +17,7 @@ final class StreamIdleStage implements Stage<OutboundCall> {
     @Override
     public CompletionStage<HttpResponse> apply(OutboundCall call, Next<OutboundCall> next) {
         Duration idle = call.cluster().timeouts().streamIdle();
-        OutboundCall watched = call.withRequest(BodyStreams.mapRequest(call.request(), BodyStreams.requestIdleTimeout(idle)));
-        return next.handle(watched).thenApply(response -> BodyStreams.mapResponse(response, BodyStreams.idleTimeout(idle)));
+        OutboundCall watched = call.withRequest(BodyStreams.watch(call.request(), BodyStreams.requestIdleTimeout(idle)));
+        return next.handle(watched).thenApply(response -> BodyStreams.watch(response, BodyStreams.idleTimeout(idle)));
     }
 }

@@ -48,7 +48,7 @@ public final class RequestTimeout {
             // An upgrade's body is the upgraded connection's bytes: the answer (101) is due as soon as the head is sent.
             bodySent.complete(null);
         }
-        HttpRequest watched = BodyStreams.mapRequest(request, BodyStreams.onEnd(readToEnd -> bodySent.complete(null)));
+        HttpRequest watched = BodyStreams.watch(request, BodyStreams.onEnd(readToEnd -> bodySent.complete(null)));
         return bounded(timeout, what, bodySent, () -> attempt.apply(watched));
     }
 

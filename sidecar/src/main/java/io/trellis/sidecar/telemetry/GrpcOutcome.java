@@ -1,11 +1,10 @@
 package io.trellis.sidecar.telemetry;
 
 import io.trellis.sidecar.transport.BodyStreams;
+import io.trellis.sidecar.transport.BodyWatcher;
 import java.util.function.IntConsumer;
-import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.stream.javadsl.Source;
 
 /**
  * How a gRPC call ended, for metrics: its {@code grpc-status}, found in the response headers (a trailers-only
@@ -48,20 +47,19 @@ public final class GrpcOutcome {
             return response;
         }
         int[] seen = {-1};
-        return BodyStreams.mapResponse(response, new BodyStreams.Operator() {
+        return BodyStreams.watch(response, new BodyWatcher() {
             @Override
-            public <T> Source<T, Object> apply(Source<T, Object> body) {
-                return BodyStreams.onEnd(readToEnd -> onStatus.accept(seen[0] >= 0 ? seen[0] : readToEnd ? UNKNOWN : CANCELLED))
-                        .apply(body.map(element -> {
-                            if (element instanceof HttpEntity.ChunkStreamPart part && part.isLastChunk()) {
-                                for (HttpHeader trailer : part.getTrailerHeaders()) {
-                                    if (trailer.is("grpc-status")) {
-                                        seen[0] = parse(trailer.value());
-                                    }
-                                }
-                            }
-                            return element;
-                        }));
+            public void trailers(Iterable<HttpHeader> trailers) {
+                for (HttpHeader trailer : trailers) {
+                    if (trailer.is("grpc-status")) {
+                        seen[0] = parse(trailer.value());
+                    }
+                }
+            }
+
+            @Override
+            public void ended(boolean readToEnd) {
+                onStatus.accept(seen[0] >= 0 ? seen[0] : readToEnd ? UNKNOWN : CANCELLED);
             }
         });
     }

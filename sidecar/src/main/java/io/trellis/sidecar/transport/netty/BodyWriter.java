@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -28,13 +29,18 @@ import org.reactivestreams.Subscription;
  * data goes as plain bytes and the end is just the last write. A failed source, or a write that fails, reports to
  * {@code onFailure}, once. The source's signals are handled in batches on the channel's event loop, one flush per
  * batch, and demand goes back in batches too, since every crossing between the source's thread and the event loop
- * costs a wake-up. Its state lives on the channel's event loop.
+ * costs a wake-up. A body relayed from another channel ({@link BodyPublisher#relayTo}) comes as Netty buffers,
+ * which are written as they are (this writer owns them). Its state lives on the channel's event loop.
  */
 final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
     private static final int IN_FLIGHT = 8;
     private static final Object COMPLETE = new Object();
 
     private record SourceFailed(Throwable cause) {
+    }
+
+    /** A relayed body's trailers (maybe none): its end. */
+    private record Trailers(HttpHeaders headers) {
     }
 
     private final Queue<Object> signals = new ConcurrentLinkedQueue<>();
@@ -82,6 +88,16 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
         signal(part);
     }
 
+    /** A relayed body's bytes, now this writer's to write or release. */
+    void relayed(ByteBuf data) {
+        signal(data);
+    }
+
+    /** A relayed body's last element. */
+    void relayedTrailers(HttpHeaders trailers) {
+        signal(new Trailers(trailers));
+    }
+
     @Override
     public void onError(Throwable cause) {
         signal(new SourceFailed(cause));
@@ -108,20 +124,34 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
         drainPending.set(false);
         ChannelFuture lastWrite = null;
         for (Object signal = signals.poll(); signal != null; signal = signals.poll()) {
-            if (signal instanceof HttpEntity.ChunkStreamPart part) {
+            if (signal instanceof ByteBuf data) {
+                requested--;
+                if (finished || discarding) {
+                    data.release();
+                } else {
+                    lastWrite = channel.write(raw ? data : new DefaultHttpContent(data));
+                }
+            } else if (signal instanceof Trailers last) {
+                requested--;
+                if (!finished && !discarding) {
+                    LastHttpContent content = new DefaultLastHttpContent();
+                    content.trailingHeaders().add(last.headers());
+                    writeLast(content);
+                }
+            } else if (signal instanceof HttpEntity.ChunkStreamPart part) {
                 requested--;
                 if (finished || discarding) {
                     continue;
                 }
                 if (part.isLastChunk()) {
-                    writeLast(part.getTrailerHeaders());
+                    writeLast(last(part.getTrailerHeaders()));
                 } else if (!part.data().isEmpty()) {
                     ByteBuf data = wrap(part.data());
                     lastWrite = channel.write(raw ? data : new DefaultHttpContent(data));
                 }
             } else if (signal == COMPLETE) {
                 if (!finished && !discarding) {
-                    writeLast(List.of());
+                    writeLast(last(List.of()));
                 }
             } else if (!discarding) {
                 fail(((SourceFailed) signal).cause());
@@ -174,17 +204,23 @@ final class BodyWriter implements Subscriber<HttpEntity.ChunkStreamPart> {
         subscription.request(more);
     }
 
-    private void writeLast(Iterable<HttpHeader> trailers) {
-        finished = true;
-        Object last = Unpooled.EMPTY_BUFFER;
-        if (!raw) {
-            LastHttpContent content = new DefaultLastHttpContent();
-            for (HttpHeader trailer : trailers) {
-                content.trailingHeaders().add(trailer.name(), trailer.value());
-            }
-            last = content;
+    private static LastHttpContent last(Iterable<HttpHeader> trailers) {
+        LastHttpContent content = new DefaultLastHttpContent();
+        for (HttpHeader trailer : trailers) {
+            content.trailingHeaders().add(trailer.name(), trailer.value());
         }
-        channel.writeAndFlush(last).addListener(future -> {
+        return content;
+    }
+
+    /** Writes the body's end: {@code last} (its trailers), or on a raw connection just the flush of what was written. */
+    private void writeLast(LastHttpContent last) {
+        finished = true;
+        Object end = last;
+        if (raw) {
+            last.release();
+            end = Unpooled.EMPTY_BUFFER;
+        }
+        channel.writeAndFlush(end).addListener(future -> {
             if (future.isSuccess()) {
                 onWritten.run();
             } else {

@@ -23,7 +23,6 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.javadsl.Sink;
 
 /**
  * One request and its response on a channel that speaks Netty's HTTP objects: a keep-alive HTTP/1.1 connection
@@ -108,7 +107,7 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
         if (bodyless) {
             requestWritten = true;
         } else {
-            PekkoHttp.parts(request.entity()).runWith(Sink.fromSubscriber(writer), materializer);
+            PekkoHttp.send(request, writer, materializer);
         }
         channel.read();
     }
@@ -217,7 +216,7 @@ final class ClientExchange extends ChannelInboundHandlerAdapter {
             }
             finishIfDone();
         }, this::failed, true);
-        PekkoHttp.parts(request.entity()).runWith(Sink.fromSubscriber(writer), materializer);
+        PekkoHttp.send(request, writer, materializer);
     }
 
     @Override

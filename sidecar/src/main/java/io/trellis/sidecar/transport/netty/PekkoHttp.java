@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.trellis.sidecar.transport.WatchedBody;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -20,11 +21,15 @@ import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpMessage;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.http.javadsl.model.ResponseEntity;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
@@ -114,9 +119,35 @@ final class PekkoHttp {
         long length = declaredLength(head.headers());
         if (http2 && body != null && length > 0) {
             // Trailers may follow the DATA, as for requests.
-            return response.addAttribute(DECLARED_LENGTH, length).withEntity(chunked(converted.contentType(), Source.fromPublisher(body)));
+            return carried(response.addAttribute(DECLARED_LENGTH, length), chunked(converted.contentType(), Source.fromPublisher(body)), body);
         }
-        return response.withEntity(entity(head.headers(), http2, converted.contentType(), body));
+        return carried(response, entity(head.headers(), http2, converted.contentType(), body), body);
+    }
+
+    /** {@code response} with {@code entity}, marked as {@code body}'s when it has one (see {@link WatchedBody}). */
+    private static HttpResponse carried(HttpResponse response, ResponseEntity entity, BodyPublisher body) {
+        return body == null ? response.withEntity(entity)
+                : response.withEntity(body.carriedAs(entity)).addAttribute(WatchedBody.ATTRIBUTE, body);
+    }
+
+    /** {@code request} with {@code entity}, marked as {@code body}'s when it has one (see {@link WatchedBody}). */
+    private static HttpRequest carried(HttpRequest request, ResponseEntity entity, BodyPublisher body) {
+        RequestEntity requestEntity = (RequestEntity) entity;
+        return body == null ? request.withEntity(requestEntity)
+                : request.withEntity(body.carriedAs(requestEntity)).addAttribute(WatchedBody.ATTRIBUTE, body);
+    }
+
+    /**
+     * Streams the body of {@code message} to {@code writer}: straight from the channel it arrives on when it is still
+     * the body that arrived there (every stage watched it where it is read, none replaced it), else through a stream.
+     */
+    static void send(HttpMessage message, BodyWriter writer, Materializer materializer) {
+        HttpEntity entity = message.entity();
+        if (message.getAttribute(WatchedBody.ATTRIBUTE).orElse(null) instanceof BodyPublisher body && body.is(entity)
+                && body.relayTo(writer, entity instanceof HttpEntity.Chunked)) {
+            return;
+        }
+        parts(entity).runWith(Sink.fromSubscriber(writer), materializer);
     }
 
     /**
@@ -264,11 +295,9 @@ final class PekkoHttp {
         long length = declaredLength(head.headers());
         if (http2 && body != null && length > 0) {
             // Trailers may follow the DATA: the body stays chunked, and its length goes on beside it.
-            return request.addAttribute(DECLARED_LENGTH, length).withEntity(
-                    (org.apache.pekko.http.javadsl.model.RequestEntity) chunked(converted.contentType(), Source.fromPublisher(body)));
+            return carried(request.addAttribute(DECLARED_LENGTH, length), chunked(converted.contentType(), Source.fromPublisher(body)), body);
         }
-        return request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) requestEntity(head, length,
-                converted.contentType(), body));
+        return carried(request, requestEntity(head, length, converted.contentType(), body), body);
     }
 
     /**

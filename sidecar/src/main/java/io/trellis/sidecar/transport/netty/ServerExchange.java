@@ -23,7 +23,6 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.javadsl.Sink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -363,7 +362,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             LOG.debug("writing a response on {} failed: {}", channel, cause.toString());
             channel.close();
         }, raw);
-        PekkoHttp.parts(response.entity()).runWith(Sink.fromSubscriber(exchange.writer), materializer);
+        PekkoHttp.send(response, exchange.writer, materializer);
     }
 
     /**

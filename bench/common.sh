@@ -32,7 +32,7 @@ token() { curl -s -X POST http://127.0.0.1:18080/api/v1/tokens -H "Authorization
   | sed 's/.*"token":"\([^"]*\)".*/\1/' > "$work/$1.token"; }
 sidecar_opts=${SIDECAR_JAVA_OPTS:-"-Xmx64m -Xss512k -XX:+UseSerialGC"}
 start_sidecar() {  # name app-port address outbound inbound admin api [extra...]; sets <name>_pid, <name>_ready_ms
-  # SIDECAR_CLASSES picks another build's classes (bench/bulk.sh compares two), SIDECAR_JAVA another java
+  # SIDECAR_CLASSES picks another build's classes (bench/builds.sh compares two), SIDECAR_JAVA another java
   # (bench/jdk.sh), SIDECAR_JAVA_OPTS other JVM options.
   local name=$1 app=$2 addr=$3 out=$4 in=$5 admin=$6 api=$7; shift 7
   token "$name"

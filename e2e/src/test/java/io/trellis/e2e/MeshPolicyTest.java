@@ -335,6 +335,71 @@ class MeshPolicyTest {
         assertThat(loop.succeeded()).isPositive();
     }
 
+    @Test
+    void aCallerOpensAConnectionPerEventLoopToEachEndpointAndSharesThemAtMaxConnections() throws Exception {
+        List<Integer> echoPorts = new ArrayList<>();
+        for (SidecarProcess sidecar : sidecars) {
+            if (sidecar.service().equals("echo")) {
+                echoPorts.add(sidecar.inboundPort());
+            }
+        }
+        // Two endpoints; the sidecars have two event loops each. Callers on many connections reach both loops of the
+        // calling sidecar, and each loop opens its own connection to each endpoint...
+        SidecarProcess fresh = mesh.startSidecar("loops", MeshHarness.freePort(), "--upstream", "echo");
+        try {
+            assertThat(concurrentGets(fresh)).as("statuses").containsOnly(200);
+            assertThat(peerConnections(fresh, echoPorts)).isEqualTo(4);
+        } finally {
+            fresh.stop();
+        }
+
+        // ...unless the cluster's limit says fewer: then a loop that may not open one shares another loop's.
+        applyAndAwait(trafficPolicy("echo", "connectionLimits: {maxConnections: 2}"));
+        SidecarProcess limited = mesh.startSidecar("loops-limited", MeshHarness.freePort(), "--upstream", "echo");
+        try {
+            assertThat(concurrentGets(limited)).as("statuses").containsOnly(200);
+            assertThat(peerConnections(limited, echoPorts)).isEqualTo(2);
+        } finally {
+            limited.stop();
+        }
+    }
+
+    /** 96 GETs through {@code caller}, from 8 clients at once (each its own connection to the caller). */
+    private static List<Integer> concurrentGets(SidecarProcess caller) throws Exception {
+        URI uri = URI.create("http://127.0.0.1:" + caller.upstreamPort("echo") + "/echo");
+        MeshHarness.awaitCurl(Duration.ofSeconds(30), caller + " to learn about echo", status -> status == 200, uri.toString());
+        java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            List<java.util.concurrent.Future<List<Integer>>> results = new ArrayList<>();
+            for (int client = 0; client < 8; client++) {
+                results.add(clients.submit(() -> {
+                    HttpClient own = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                    List<Integer> statuses = new ArrayList<>();
+                    for (int i = 0; i < 12; i++) {
+                        statuses.add(own.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).build(),
+                                HttpResponse.BodyHandlers.discarding()).statusCode());
+                    }
+                    return statuses;
+                }));
+            }
+            List<Integer> statuses = new ArrayList<>();
+            for (java.util.concurrent.Future<List<Integer>> result : results) {
+                statuses.addAll(result.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+            return statuses;
+        } finally {
+            clients.shutdownNow();
+        }
+    }
+
+    /** The established TCP connections {@code caller}'s process holds to any of {@code ports}, as {@code ss} lists them. */
+    private static long peerConnections(SidecarProcess caller, List<Integer> ports) throws Exception {
+        String filter = ports.stream().map(port -> "dport = :" + port).collect(java.util.stream.Collectors.joining(" or "));
+        PeerCommand.Output listed = PeerCommand.run(Duration.ofSeconds(10), "ss", "-Htnp", "state", "established", "( " + filter + " )");
+        String owner = "pid=" + caller.process().pid() + ",";
+        return listed.text().lines().filter(line -> line.contains(owner)).count();
+    }
+
     /** A TrafficPolicy for {@code service} (named after it) with {@code specLines} under its spec. */
     private static String trafficPolicy(String service, String... specLines) {
         return "kind: TrafficPolicy\nmetadata: {name: " + service + ", namespace: default}\nspec:\n  service: " + service

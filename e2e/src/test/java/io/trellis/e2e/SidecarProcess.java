@@ -74,6 +74,11 @@ final class SidecarProcess {
         }
     }
 
+    /** The service it serves. */
+    String service() {
+        return service;
+    }
+
     /** The process (for its PID and exit). */
     Process process() {
         return process;

@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -16,6 +17,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -49,6 +51,20 @@ public final class EventLoops {
     /** The loops. */
     public EventLoopGroup group() {
         return group;
+    }
+
+    /**
+     * The loop the caller runs on, or the next one when it runs on none of them. Work that goes on from one
+     * channel to another (a request to its upstream, a body relayed between them) stays on one thread when both
+     * channels are on the caller's loop: no wake-up of another thread per hand-off.
+     */
+    public EventLoop current() {
+        for (EventExecutor loop : group) {
+            if (loop.inEventLoop()) {
+                return (EventLoop) loop;
+            }
+        }
+        return group.next();
     }
 
     /** The listening-socket type for these loops. */

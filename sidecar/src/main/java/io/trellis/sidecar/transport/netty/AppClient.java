@@ -6,6 +6,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
@@ -27,7 +29,8 @@ import org.apache.pekko.stream.Materializer;
 
 /**
  * The connections to the local app on 127.0.0.1:port, on Netty: keep-alive HTTP/1.1 connections, one exchange at
- * a time each (a connection goes back to the idle list only once its exchange ended both ways), and one h2c
+ * a time each (a connection goes back to the idle list only once its exchange ended both ways; a request takes one on
+ * the event loop it arrived on), and one h2c
  * connection (prior knowledge) whose streams are independent: the app resetting one stream fails that request
  * only, and abandoning a request resets its stream, so the app sees the caller go away. A connection that cannot
  * be made fails with {@code upstream-connect-failure}: the app never saw the request. Thread-safe.
@@ -134,8 +137,17 @@ public final class AppClient {
         }
     }
 
+    /**
+     * An idle connection on the caller's loop (most recently used first), else a new one there: the exchange, and the
+     * bodies relayed between its caller's channel and this one, then stay on one thread. Idle connections of other
+     * loops wait for requests that arrive on theirs.
+     */
     private CompletableFuture<Channel> http1Channel() {
-        for (Channel channel = idle.pollFirst(); channel != null; channel = idle.pollFirst()) {
+        EventLoop here = loops.current();
+        for (Channel channel : idle) {
+            if (channel.eventLoop() != here || !idle.remove(channel)) {
+                continue;
+            }
             if (channel.isActive()) {
                 channel.config().setAutoRead(false);
                 if (channel.isActive()) {
@@ -143,7 +155,7 @@ public final class AppClient {
                 }
             }
         }
-        return connect(new ChannelInitializer<>() {
+        return connect(here, new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel channel) {
                 channel.pipeline().addLast("codec", new HttpClientCodec()).addLast("idle", new IdleWatch());
@@ -172,7 +184,7 @@ public final class AppClient {
         if (!h2c.compareAndSet(current, opened)) {
             return h2cConnection();
         }
-        connect(new ChannelInitializer<>() {
+        connect(loops.group(), new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel channel) {
                 // The connection reads all the time (every stream's frames); each stream reads on its caller's demand.
@@ -200,9 +212,9 @@ public final class AppClient {
         return channel.isActive() && !channel.hasAttr(GoAwayWatch.GONE);
     }
 
-    private CompletableFuture<Channel> connect(ChannelInitializer<Channel> initializer) {
+    private CompletableFuture<Channel> connect(EventLoopGroup loop, ChannelInitializer<Channel> initializer) {
         CompletableFuture<Channel> connected = new CompletableFuture<>();
-        loops.client(loops.group(), CONNECT_TIMEOUT)
+        loops.client(loop, CONNECT_TIMEOUT)
                 .option(ChannelOption.AUTO_READ, false)
                 .handler(initializer)
                 .connect("127.0.0.1", port)

@@ -56,11 +56,14 @@ public final class PeerConnection {
         this.maxPending = maxPending;
     }
 
-    /** Starts connecting to {@code host:port}; requests sent meanwhile wait for the connection. */
-    public static PeerConnection open(EventLoops loops, SslContext tls, String host, int port, Duration connectTimeout,
-            Duration idleTimeout, int maxPending, Materializer materializer) {
+    /**
+     * Starts connecting to {@code host:port} on {@code loop} (one of {@code loops}); requests sent meanwhile wait for
+     * the connection.
+     */
+    public static PeerConnection open(EventLoops loops, io.netty.channel.EventLoop loop, SslContext tls, String host, int port,
+            Duration connectTimeout, Duration idleTimeout, int maxPending, Materializer materializer) {
         PeerConnection connection = new PeerConnection(host + ":" + port, materializer, maxPending);
-        loops.client(loops.group(), connectTimeout)
+        loops.client(loop, connectTimeout)
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {

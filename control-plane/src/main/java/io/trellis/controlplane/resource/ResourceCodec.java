@@ -1,6 +1,8 @@
 package io.trellis.controlplane.resource;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonSetter;
+import com.fasterxml.jackson.annotation.Nulls;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -106,6 +108,8 @@ public final class ResourceCodec {
                 .configure(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY, true)
                 .configure(JsonParser.Feature.STRICT_DUPLICATE_DETECTION, true)
                 .configure(MapperFeature.ALLOW_COERCION_OF_SCALARS, false)
+                // A null inside a list or map ("methods: [~]") is refused with its path, never bound as a hole.
+                .setDefaultSetterInfo(JsonSetter.Value.forContentNulls(Nulls.FAIL))
                 .configure(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS, false)
                 .setSerializationInclusion(JsonInclude.Include.NON_NULL);
     }

@@ -253,6 +253,21 @@ class ResourceApiTest implements TestPropertyProvider {
     }
 
     @Test
+    void aNullInAListIsRefusedByItsPath() throws IOException {
+        // Found by ResourceCodecFuzzTest: "paths: [null]" was bound as a hole and crashed the defaults with a 500.
+        for (String rules : new String[] {"[{to: {paths: [null]}}]", "[{from: [~], to: {methods: [GET]}}]"}) {
+            String doc = "kind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {service: s, action: DENY, rules: " + rules + "}";
+            HttpClientResponseException refused = failure(admin(HttpRequest.PUT("/api/v1/authorizationpolicies/default/a", doc)
+                    .contentType(ApiFormat.YAML)));
+            assertThat(refused.getStatus().getCode()).as(rules).isEqualTo(HttpStatus.BAD_REQUEST.getCode());
+            assertThat(body(refused).at("/fields/0/field").asText()).as(rules)
+                    .isIn("spec.rules[0].to.paths[0]", "spec.rules[0].from[0]");
+        }
+        assertThat(failure(adminGet("/api/v1/authorizationpolicies/default/a")).getStatus().getCode())
+                .isEqualTo(HttpStatus.NOT_FOUND.getCode());
+    }
+
+    @Test
     void kafkaResourcesAreValidatedFieldByField() throws IOException {
         JsonNode subscription = body(failure(admin(HttpRequest.PUT("/api/v1/subscriptions/default/bad", """
                 kind: Subscription

@@ -25,18 +25,11 @@ wait_http http://127.0.0.1:18300/; wait_http http://127.0.0.1:18301/
 median() { cut -d' ' -f"$1" "$2" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 if [ "$seconds" -gt 0 ]; then
-  requests() {  # port pid pid -> "req/s µs-per-request"
-    local c0 c1 rps n
-    c0=$(( $(cpu_ticks "$2") + $(cpu_ticks "$3") ))
-    read -r rps n < <(wrk_run "http://127.0.0.1:$1/" 32 "$seconds")
-    c1=$(( $(cpu_ticks "$2") + $(cpu_ticks "$3") ))
-    echo "$(printf '%.0f' "$rps") $(per_request_us $((c1 - c0)) "$n")"
-  }
   for port in 18300 18301; do wrk -t2 -c32 -d30s "http://127.0.0.1:$port/" >/dev/null; done   # JIT warm-up
   echo "round, A req/s, A µs/request, B req/s, B µs/request"
   : > "$work/requests"
   for round in $(seq 1 "$rounds"); do
-    echo "$round $(requests 18300 "$backenda_pid" "$loadgena_pid") $(requests 18301 "$backendb_pid" "$loadgenb_pid")" \
+    echo "$round $(wrk_round 18300 "$seconds" "$backenda_pid" "$loadgena_pid") $(wrk_round 18301 "$seconds" "$backendb_pid" "$loadgenb_pid")" \
       | tee -a "$work/requests"
   done
   echo "median: A $(median 2 "$work/requests") req/s at $(median 3 "$work/requests") µs, B $(median 4 "$work/requests") req/s" \

@@ -15,6 +15,13 @@ wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; 
 hz=$(getconf CLK_TCK)
 wrk_run() { wrk -t2 -c"$2" -d"$3s" "$1" | awk '/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n}'; }  # url conns seconds -> "req/s requests"
 per_request_us() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}'; }  # ticks requests -> µs
+wrk_round() {  # port seconds pid pid -> "req/s µs-per-request": wrk -c32 through a pair, and the two sidecars' CPU per request
+  local c0 c1 rps n
+  c0=$(( $(cpu_ticks "$3") + $(cpu_ticks "$4") ))
+  read -r rps n < <(wrk_run "http://127.0.0.1:$1/" 32 "$2")
+  c1=$(( $(cpu_ticks "$3") + $(cpu_ticks "$4") ))
+  echo "$(printf '%.0f' "$rps") $(per_request_us $((c1 - c0)) "$n")"
+}
 
 start_control_plane() {  # on 127.0.0.1:18080 (API) and 18010 (gRPC); writes $work/bundle.pem; CONTROL_PLANE_OPTS adds JVM options
   # shellcheck disable=SC2086

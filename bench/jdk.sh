@@ -26,18 +26,11 @@ SIDECAR_JAVA=$newest SIDECAR_JAVA_OPTS=$optsnew start_sidecar loadgenb 18999 127
 wait_http http://127.0.0.1:18300/; wait_http http://127.0.0.1:18301/
 idle_a=$(( $(rss_mib $backenda_pid) + $(rss_mib $loadgena_pid) )); idle_b=$(( $(rss_mib $backendb_pid) + $(rss_mib $loadgenb_pid) ))
 
-round() {  # port pidA pidB -> "req/s µs-per-request"
-  local c0 c1 rps n
-  c0=$(( $(cpu_ticks "$2") + $(cpu_ticks "$3") ))
-  read -r rps n < <(wrk_run "http://127.0.0.1:$1/" 32 "$seconds")
-  c1=$(( $(cpu_ticks "$2") + $(cpu_ticks "$3") ))
-  echo "$(printf '%.0f' "$rps") $(per_request_us $((c1 - c0)) "$n")"
-}
 for port in 18300 18301; do wrk -t2 -c32 -d30s "http://127.0.0.1:$port/" >/dev/null; done   # JIT warm-up
 echo "round, JDK 17 req/s, µs/request, newest ($newest) req/s, µs/request"
 : > "$work/figures"
 for r in $(seq 1 "$rounds"); do
-  a=$(round 18300 "$backenda_pid" "$loadgena_pid"); b=$(round 18301 "$backendb_pid" "$loadgenb_pid")
+  a=$(wrk_round 18300 "$seconds" "$backenda_pid" "$loadgena_pid"); b=$(wrk_round 18301 "$seconds" "$backendb_pid" "$loadgenb_pid")
   echo "$r $a $b" | tee -a "$work/figures"
 done
 median() { cut -d' ' -f"$1" "$work/figures" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }

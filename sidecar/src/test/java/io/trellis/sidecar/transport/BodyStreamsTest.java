@@ -62,6 +62,59 @@ class BodyStreamsTest {
         assertThat(recording.replayable()).isFalse();
     }
 
+    @Test
+    void aWatcherOfABodyItsEngineCannotWatchSeesItsBytesTrailersAndEnd() throws Exception {
+        HttpRequest request = HttpRequest.POST("/").withEntity((RequestEntity) chunked(List.of(
+                HttpEntity.ChunkStreamPart.create(ByteString.fromString("ab")),
+                lastChunkWith(RawHeader.create("grpc-status", "7")))));
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        HttpRequest watched = BodyStreams.watch(request, new BodyWatcher() {
+            @Override
+            public void started() {
+                seen.add("started");
+            }
+
+            @Override
+            public boolean seesData() {
+                return true;
+            }
+
+            @Override
+            public void data(ByteString bytes) {
+                seen.add("data " + bytes.utf8String());
+            }
+
+            @Override
+            public void trailers(Iterable<org.apache.pekko.http.javadsl.model.HttpHeader> trailers) {
+                trailers.forEach(trailer -> seen.add("trailer " + trailer.name() + "=" + trailer.value()));
+            }
+
+            @Override
+            public void ended(boolean readToEnd) {
+                seen.add("ended " + readToEnd);
+            }
+        });
+        assertThat(watched.entity()).as("rebuilt around a stream operator").isNotSameAs(request.entity());
+        assertThat(parts(watched)).hasSize(2);
+
+        assertThat(seen).containsExactly("started", "data ab", "trailer grpc-status=7", "ended true");
+    }
+
+    @Test
+    void aStalledBodyFailsWithItsWatchersFailure() {
+        HttpRequest request = HttpRequest.POST("/").withEntity(HttpEntities.createChunked(ContentTypes.APPLICATION_OCTET_STREAM,
+                Source.<ByteString>maybe().mapMaterializedValue(promise -> (Object) promise)));
+
+        HttpRequest watched = BodyStreams.watch(request, BodyStreams.requestIdleTimeout(java.time.Duration.ofMillis(100)));
+
+        java.util.concurrent.CompletableFuture<ByteString> read = watched.entity().getDataBytes()
+                .runWith(Sink.fold(ByteString.emptyByteString(), ByteString::concat), MATERIALIZER).toCompletableFuture();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> read.get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(io.trellis.sidecar.errors.ProxyException.class)
+                .hasMessageContaining("carried no byte for 100 ms");
+    }
+
     private static List<HttpEntity.ChunkStreamPart> parts(HttpRequest request) throws Exception {
         return ((org.apache.pekko.http.scaladsl.model.HttpEntity.Chunked) request.entity()).getChunks()
                 .runWith(Sink.seq(), MATERIALIZER).toCompletableFuture().get(5, TimeUnit.SECONDS);

@@ -345,22 +345,24 @@ class MeshPolicyTest {
         }
         // Two endpoints; the sidecars have two event loops each. Callers on many connections reach both loops of the
         // calling sidecar, and each loop opens its own connection to each endpoint...
-        SidecarProcess fresh = mesh.startSidecar("loops", MeshHarness.freePort(), "--upstream", "echo");
-        try {
-            assertThat(concurrentGets(fresh)).as("statuses").containsOnly(200);
-            assertThat(peerConnections(fresh, echoPorts)).isEqualTo(4);
-        } finally {
-            fresh.stop();
-        }
+        assertThat(peerConnectionsOfANewCaller("loops", echoPorts)).isEqualTo(4);
 
         // ...unless the cluster's limit says fewer: then a loop that may not open one shares another loop's.
         applyAndAwait(trafficPolicy("echo", "connectionLimits: {maxConnections: 2}"));
-        SidecarProcess limited = mesh.startSidecar("loops-limited", MeshHarness.freePort(), "--upstream", "echo");
+        assertThat(peerConnectionsOfANewCaller("loops-limited", echoPorts)).isEqualTo(2);
+    }
+
+    /**
+     * The connections to {@code ports} that a new sidecar for {@code service}, calling echo, holds after
+     * {@link #concurrentGets} through it all succeeded; the sidecar is stopped after.
+     */
+    private long peerConnectionsOfANewCaller(String service, List<Integer> ports) throws Exception {
+        SidecarProcess caller = mesh.startSidecar(service, MeshHarness.freePort(), "--upstream", "echo");
         try {
-            assertThat(concurrentGets(limited)).as("statuses").containsOnly(200);
-            assertThat(peerConnections(limited, echoPorts)).isEqualTo(2);
+            assertThat(concurrentGets(caller)).as("statuses").containsOnly(200);
+            return peerConnections(caller, ports);
         } finally {
-            limited.stop();
+            caller.stop();
         }
     }
 

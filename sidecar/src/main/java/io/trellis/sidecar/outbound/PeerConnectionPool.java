@@ -66,8 +66,9 @@ final class PeerConnectionPool {
 
     /**
      * The slot's connection, opened now if it has none that is open, or another loop's when the limit allows no
-     * more. Only the rare (re)connect takes the lock; concurrent requests open one connection between them, and two
-     * loops opening at once count each other's connections.
+     * more (kept in the slot too, so that the loop's next requests find it without the lock, for as long as it is
+     * open). Only the rare (re)connect takes the lock; concurrent requests open one connection between them, and
+     * two loops opening at once count each other's connections.
      */
     private PeerConnection connect(Cluster cluster, Slot slot) {
         synchronized (opening) {
@@ -76,12 +77,9 @@ final class PeerConnectionPool {
                 return existing;
             }
             PeerConnection opened = openWithinLimit(cluster, slot, existing);
-            if (opened == null) {
-                connections.remove(slot, existing);
-                return anotherLoops(slot.key());
-            }
-            connections.put(slot, opened);
-            return opened;
+            PeerConnection chosen = opened != null ? opened : anotherLoops(slot.key());
+            connections.put(slot, chosen);
+            return chosen;
         }
     }
 
@@ -98,23 +96,24 @@ final class PeerConnectionPool {
         for (Endpoint endpoint : cluster.endpoints()) {
             endpoints.add(key(endpoint));
         }
-        int open = 0;
+        // A shared connection sits in several slots: it counts once.
+        Set<PeerConnection> open = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         boolean shareable = false;
         for (Map.Entry<Slot, PeerConnection> entry : connections.entrySet()) {
             if (entry.getValue().isOpen() && endpoints.contains(entry.getKey().key())) {
-                open++;
+                open.add(entry.getValue());
                 shareable |= entry.getKey().key().equals(slot.key());
             }
         }
         ClusterPolicy.Limits limits = cluster.policy().limits();
-        if (open >= limits.maxConnections()) {
+        if (open.size() >= limits.maxConnections()) {
             if (shareable) {
                 if (replaced != null) {
                     replaced.closeWhenIdle();
                 }
                 return null;
             }
-            throw new ProxyException(ProxyError.OVERLOADED, cluster.name() + " already has " + open
+            throw new ProxyException(ProxyError.OVERLOADED, cluster.name() + " already has " + open.size()
                     + " connections open (connectionLimits.maxConnections)");
         }
         if (replaced != null) {

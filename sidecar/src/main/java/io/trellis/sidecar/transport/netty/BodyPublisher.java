@@ -74,7 +74,7 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart>, Watc
     private final Object watching = new Object();
     private final List<BodyWatcher> watchers = new ArrayList<>(2);
     private boolean reading;
-    private HttpEntity entity;
+    private volatile HttpEntity entity;
     private boolean seesData;
     private long lastPassed;
     private ScheduledFuture<?> idleCheck;
@@ -90,17 +90,13 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart>, Watc
 
     /** Marks {@code body} as the entity made for this body (see {@link WatchedBody#is}); once. */
     <E extends HttpEntity> E carriedAs(E body) {
-        synchronized (watching) {
-            entity = body;
-        }
+        entity = body;
         return body;
     }
 
     @Override
     public boolean is(HttpEntity candidate) {
-        synchronized (watching) {
-            return entity != null && entity == candidate;
-        }
+        return candidate != null && entity == candidate;
     }
 
     @Override
@@ -291,11 +287,6 @@ final class BodyPublisher implements Publisher<HttpEntity.ChunkStreamPart>, Watc
         failure = cause;
         clear();
         drain();
-    }
-
-    /** True once the last byte arrived (the reader may not have taken it yet). */
-    boolean ended() {
-        return ended;
     }
 
     private void requested(long n) {

@@ -98,21 +98,28 @@ final class PeerConnectionPool {
         }
         // A shared connection sits in several slots: it counts once.
         Set<PeerConnection> open = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        boolean shareable = false;
+        Set<Key> connected = new HashSet<>();
         for (Map.Entry<Slot, PeerConnection> entry : connections.entrySet()) {
             if (entry.getValue().isOpen() && endpoints.contains(entry.getKey().key())) {
                 open.add(entry.getValue());
-                shareable |= entry.getKey().key().equals(slot.key());
+                connected.add(entry.getKey().key());
             }
         }
         ClusterPolicy.Limits limits = cluster.policy().limits();
-        if (open.size() >= limits.maxConnections()) {
-            if (shareable) {
+        if (connected.contains(slot.key())) {
+            // A loop's own connection to an endpoint that has one already: only while every endpoint without one
+            // could still get one within the limit, so per-loop connections never crowd an endpoint out.
+            int unconnected = 0;
+            for (Key endpoint : endpoints) {
+                unconnected += connected.contains(endpoint) ? 0 : 1;
+            }
+            if (open.size() + unconnected >= limits.maxConnections()) {
                 if (replaced != null) {
                     replaced.closeWhenIdle();
                 }
                 return null;
             }
+        } else if (open.size() >= limits.maxConnections()) {
             throw new ProxyException(ProxyError.OVERLOADED, cluster.name() + " already has " + open.size()
                     + " connections open (connectionLimits.maxConnections)");
         }

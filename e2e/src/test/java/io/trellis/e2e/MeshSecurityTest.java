@@ -123,7 +123,8 @@ class MeshSecurityTest {
                 MeshHarness.peers().resolve("recording_http_app.py").toString(), Integer.toString(rogueApp)));
         SidecarProcess rogue = mesh.launchSidecarUnready("echo", rogueApp, "--service-account", "billing");
         try {
-            MeshHarness.await(Duration.ofSeconds(30), "the control plane to refuse billing as echo", () -> {
+            // It needs a JVM start, a certificate and a Hello; on a loaded machine that is the sidecars' ready bound.
+            rogue.awaitWhileAlive(Duration.ofSeconds(60), "for the control plane to refuse billing as echo", () -> {
                 JsonNode refused;
                 try {
                     refused = MeshHarness.JSON.readTree(mesh.get("/api/v1/proxies").body()).path("refused");

@@ -43,20 +43,31 @@ final class SidecarProcess {
     }
 
     private void awaitReady() throws Exception {
+        awaitWhileAlive(Duration.ofSeconds(60), "to be ready", () -> {
+            try {
+                return admin("/healthz/ready").statusCode() == 200;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
+    /**
+     * Waits (bounded) until {@code condition} holds, failing at once if the process exits first; either failure
+     * carries the log's tail as it is then.
+     */
+    void awaitWhileAlive(Duration timeout, String what, java.util.function.BooleanSupplier condition)
+            throws InterruptedException {
         try {
-            MeshHarness.await(Duration.ofSeconds(60), service + " sidecar to be ready", () -> {
+            MeshHarness.await(timeout, this + " " + what, () -> {
                 if (!process.isAlive()) {
-                    throw new AssertionError(service + " sidecar exited with " + process.exitValue() + " before it was ready");
+                    throw new AssertionError(this + " exited with " + process.exitValue() + " while waiting " + what);
                 }
-                try {
-                    return admin("/healthz/ready").statusCode() == 200;
-                } catch (IOException e) {
-                    return false;
-                }
+                return condition.getAsBoolean();
             });
-        } catch (AssertionError notReady) {
+        } catch (AssertionError failed) {
             // The log as it is now, not as it was when the wait began.
-            throw new AssertionError(notReady.getMessage() + "\n" + harness.logTail(logName()), notReady);
+            throw new AssertionError(failed.getMessage() + "\n" + harness.logTail(logName()), failed);
         }
     }
 
@@ -157,8 +168,9 @@ final class SidecarProcess {
         return java.nio.file.Files.readString(harness.work().resolve(logName()));
     }
 
+    /** Its own log: two sidecars may serve one service (an impostor, a second endpoint), never at one address. */
     private String logName() {
-        return "sidecar-" + service + ".log";
+        return "sidecar-" + service + "-" + address + ".log";
     }
 
     int tunnelPort() {

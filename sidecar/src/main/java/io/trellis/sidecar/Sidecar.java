@@ -51,11 +51,13 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -66,8 +68,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One running sidecar: assembles identity, config, the two pipelines and the listeners, in this order:
  * state from the state directory (key, certificate and last snapshot, so it serves even while the control
- * plane is down), listeners, then the actors that keep identity and config current. {@link #close} drains
- * like SIGTERM does.
+ * plane is down) while the actor system boots beside it, the identity rotator (enrolment runs while the rest comes
+ * up), the listeners, then the control-plane session once they are bound. {@link #close} drains like SIGTERM does.
  */
 public final class Sidecar implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
@@ -98,16 +100,33 @@ public final class Sidecar implements AutoCloseable {
 
     /** Starts a sidecar; returns once every listener is bound. */
     public static Sidecar start(SidecarConfig config, Clock clock) throws IOException, GeneralSecurityException {
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "trellis-sidecar", pekkoConfig(config));
+        // The actor system takes most of a second to boot (its configuration, dispatchers, extensions): it boots on a
+        // thread of its own while this one restores the state and starts the event loops (issue 13, start-up).
+        CompletableFuture<ActorSystem<Void>> booting = CompletableFuture.supplyAsync(
+                () -> ActorSystem.create(Behaviors.empty(), "trellis-sidecar", pekkoConfig(config)), Sidecar::bootThread);
         try {
-            return assemble(system, config, clock);
+            return assemble(booting, config, clock);
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
-            system.terminate();
+            booting.thenAccept(ActorSystem::terminate);
             throw e;
         }
     }
 
-    private static Sidecar assemble(ActorSystem<Void> system, SidecarConfig config, Clock clock)
+    private static void bootThread(Runnable boot) {
+        Thread thread = new Thread(boot, "trellis-sidecar-boot");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private static ActorSystem<Void> booted(CompletableFuture<ActorSystem<Void>> booting) {
+        try {
+            return booting.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException failure ? failure : e;
+        }
+    }
+
+    private static Sidecar assemble(CompletableFuture<ActorSystem<Void>> booting, SidecarConfig config, Clock clock)
             throws IOException, GeneralSecurityException {
         SpiffeId self = config.identity();
         ProxyMetrics metrics = new ProxyMetrics();
@@ -122,6 +141,19 @@ public final class Sidecar implements AutoCloseable {
 
         // The Netty event loops of the data path (docs/architecture.md: the transport decision).
         EventLoops loops = EventLoops.start(Math.min(2, Runtime.getRuntime().availableProcessors()));
+        ActorSystem<Void> system = booted(booting);
+
+        // One thread: state-directory writes must land in the order they were made (a later snapshot must never
+        // be overwritten by an earlier one), and key generation is rare enough to share it.
+        ExecutorService blocking = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "trellis-sidecar-io");
+            thread.setDaemon(true);
+            return thread;
+        });
+        // Stopped after the actors, not with the listeners: the control-plane session may still receive (and save) a
+        // snapshot while the sidecar drains, and a write refused by a stopped executor failed the session.
+        system.getWhenTerminated().thenRun(blocking::shutdown);
+
         OutboundPipeline outboundPipeline = new OutboundPipeline(system, identity, tables, metrics, loops, config.namespace());
         Materializer materializer = Materializer.matFromSystem(system);
         // One client of the app: the inbound pipeline's requests and the Kafka deliveries share its connections.
@@ -142,25 +174,29 @@ public final class Sidecar implements AutoCloseable {
         TunnelServer tunnel = await(TunnelServer.bind(loops, identity, tables, metrics, config.service(), config.bindAddress(),
                 config.tunnelPort()), "tunnel listener on " + config.bindAddress() + ":" + config.tunnelPort()
                 + " (--tunnel-port)");
-        AdminServer admin = await(AdminServer.bind(system, readiness, metrics, config.appProbes(), config.adminAddress(),
-                config.adminPort()),
-                "admin listener on " + config.adminAddress() + ":" + config.adminPort() + " (--admin-port)");
+        // Enrolment (key, CSR, certificate) runs while the admin, Kafka and API parts come up (the slower half); it
+        // waits for the data-path listeners, so that a port another process holds fails the start before a
+        // single-use join token is spent. The session starts once a certificate and every listener are there.
+        ControlPlaneChannel channel = new ControlPlaneChannel(config.controlPlaneHost(), config.controlPlanePort(), identity,
+                clock, system);
+        Backoff backoff = new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30), () -> ThreadLocalRandom.current().nextDouble());
         IdentityRotator.RenewTrigger renewals = new IdentityRotator.RenewTrigger();
+        ActorRef<Guardian.Command> guardian = system.systemActorOf(Guardian.create(
+                issued -> IdentityRotator.create(identity, state, channel, config.tokenFile(), clock, backoff, blocking, issued,
+                        renewals),
+                hello -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
+                "guardian", Props.empty());
+        // The admin and API listeners (Pekko HTTP) bind side by side.
+        CompletionStage<AdminServer> adminBinding = AdminServer.bind(system, readiness, metrics, config.appProbes(),
+                config.adminAddress(), config.adminPort());
         KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), app, config.appPort(), config.kafkaBootstrap(), tables,
                 metrics, clock);
-        LocalApiServer api = await(LocalApiServer.bind(system, identity, readiness, renewals, kafka.publishEndpoint(),
-                config.apiPort()), "API listener on 127.0.0.1:" + config.apiPort() + " (--api-port)");
+        CompletionStage<LocalApiServer> apiBinding = LocalApiServer.bind(system, identity, readiness, renewals,
+                kafka.publishEndpoint(), config.apiPort());
+        AdminServer admin = await(adminBinding,
+                "admin listener on " + config.adminAddress() + ":" + config.adminPort() + " (--admin-port)");
+        LocalApiServer api = await(apiBinding, "API listener on 127.0.0.1:" + config.apiPort() + " (--api-port)");
 
-        // One thread: state-directory writes must land in the order they were made (a later snapshot must never
-        // be overwritten by an earlier one), and key generation is rare enough to share it.
-        ExecutorService blocking = Executors.newSingleThreadExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "trellis-sidecar-io");
-            thread.setDaemon(true);
-            return thread;
-        });
-        // Stopped after the actors, not with the listeners: the control-plane session may still receive (and save) a
-        // snapshot while the sidecar drains, and a write refused by a stopped executor failed the session.
-        system.getWhenTerminated().thenRun(blocking::shutdown);
         Drainer.register(system, readiness, inbound, outbound, List.of(tunnel, tcpUpstreams), config.drainTimeout(),
                 () -> kafka.drain(config.drainTimeout()), () -> {
                     readyFile.withdraw();
@@ -170,9 +206,6 @@ public final class Sidecar implements AutoCloseable {
                             kafka.close().toCompletableFuture(), loops.stop().toCompletableFuture());
                 });
 
-        ControlPlaneChannel channel = new ControlPlaneChannel(config.controlPlaneHost(), config.controlPlanePort(), identity,
-                clock, system);
-        Backoff backoff = new Backoff(Duration.ofMillis(500), Duration.ofSeconds(30), () -> ThreadLocalRandom.current().nextDouble());
         Hello hello = Hello.newBuilder()
                 .setNodeId(config.podName() != null ? config.podName() + "." + config.namespace()
                         : config.service() + "-" + UUID.randomUUID().toString().substring(0, 8))
@@ -185,11 +218,7 @@ public final class Sidecar implements AutoCloseable {
                 .setProxyVersion(Sidecar.class.getPackage().getImplementationVersion() == null ? "dev"
                         : Sidecar.class.getPackage().getImplementationVersion())
                 .build();
-        system.systemActorOf(Guardian.create(
-                issued -> IdentityRotator.create(identity, state, channel, config.tokenFile(), clock, backoff, blocking, issued,
-                        renewals),
-                () -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
-                "guardian", Props.empty());
+        guardian.tell(new Guardian.ListenersBound(hello));
         Sidecar sidecar = new Sidecar(system, inbound, outbound, tunnel, tcpUpstreams, admin, api, identity, readiness);
         sidecar.logListeners(config);
         readiness.whenReady().thenRun(() -> {

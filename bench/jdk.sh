@@ -17,7 +17,7 @@ newest=$(newest_jdk)
 mvn -B -q -DskipTests -pl sidecar,control-plane -am install >/dev/null
 start_backend
 start_control_plane
-opts17="-Xmx64m -Xss512k -XX:+UseSerialGC -XX:MaxMetaspaceSize=96m"
+opts17=$sidecar_opts
 optsnew="$opts17 -XX:+UseCompactObjectHeaders"
 SIDECAR_JAVA_OPTS=$opts17 start_sidecar backenda 18000 127.0.0.21 18101 18106 18120 18102
 SIDECAR_JAVA_OPTS=$opts17 start_sidecar loadgena 18999 127.0.0.22 18201 18206 18220 18202 --upstream backenda=18300

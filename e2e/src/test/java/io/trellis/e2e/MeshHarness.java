@@ -214,9 +214,21 @@ final class MeshHarness implements AutoCloseable {
 
     /** Launches a sidecar JVM with {@code args}; its output goes to {@code log}. */
     Process launchSidecar(List<String> args, Path log) throws IOException {
-        // Paranoid leak detection: every Netty buffer the sidecar leaks is reported in its log (MeshTcpTest checks).
-        return launch("sidecar", "io.trellis.sidecar.Main", List.of("-Xmx64m", "-Xss512k", "-XX:+UseSerialGC",
-                "-Dio.netty.leakDetection.level=paranoid"), args, log);
+        // The launcher's measured defaults, so that the suite proves them; and paranoid leak detection: every Netty
+        // buffer the sidecar leaks is reported in its log (MeshTcpTest and MeshStreamingTest check).
+        List<String> options = new ArrayList<>(sidecarJvmOptions());
+        options.add("-Dio.netty.leakDetection.level=paranoid");
+        ProcessBuilder builder = new ProcessBuilder(javaCommand("sidecar", "io.trellis.sidecar.Main", options, args));
+        builder.environment().put("MALLOC_ARENA_MAX", "2");
+        Process process = builder.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        processes.add(process);
+        return process;
+    }
+
+    /** {@code sidecar/jvm.options}, as the launcher reads it. */
+    static List<String> sidecarJvmOptions() throws IOException {
+        return Files.readAllLines(ROOT.resolve("sidecar/jvm.options")).stream()
+                .map(String::strip).filter(line -> !line.isEmpty() && !line.startsWith("#")).toList();
     }
 
     /** A sidecar for {@code service} with its ports and state dir picked, not started. */

@@ -110,7 +110,7 @@ class MeshTrafficTest {
         // -Xshare:on makes a cache that cannot be mapped fatal, so a second run that becomes ready mapped it.
         Path cache = mesh.work().resolve("startup-cache");
         Map<String, String> env = Map.of("TRELLIS_CACHE_DIR", cache.toString(),
-                "TRELLIS_JAVA_OPTS", "-Xmx64m -Xss512k -XX:+UseSerialGC -Xshare:on");
+                "TRELLIS_JAVA_OPTS", String.join(" ", MeshHarness.sidecarJvmOptions()) + " -Xshare:on");
         SidecarProcess recording = mesh.plannedSidecar("cached", backend.port());
         recording.startThroughLauncher(env);
         recording.stop();

@@ -6,6 +6,8 @@
 # control plane up), a restart from the state dir (control plane up), and a restart while the control plane is
 # unreachable (it serves the saved certificate and snapshot). The figure is the sidecar's own "ready in N ms" (from
 # JVM start), with the RSS when ready. Round 0 records the caches and is not counted. Not run by CI.
+# BASELINE=DIR adds another build's launcher (a checkout built with mvn install) on JDK 17 with its cache, to compare
+# two builds side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,8 +25,10 @@ if [ -n "$newest" ]; then
   setups+=("$major $newest off" "$major+cache $newest on")
 fi
 
-one() {  # java cache state-dir control-plane -> "ms rss"
-  TRELLIS_JAVA=$1 TRELLIS_STARTUP_CACHE=$2 "$root/trellis" sidecar --service web --app-port 18000 \
+[ -z "${BASELINE:-}" ] || setups=("baseline+cache java on $BASELINE/trellis" "${setups[@]}")
+
+one() {  # java cache state-dir control-plane launcher -> "ms rss"
+  TRELLIS_JAVA=$1 TRELLIS_STARTUP_CACHE=$2 "$5" sidecar --service web --app-port 18000 \
     --token-file "$work/web.token" --ca-bundle "$work/bundle.pem" --control-plane "$4" --bind-address 127.0.0.21 \
     --outbound-port 18101 --inbound-port 18106 --tunnel-port 18108 --admin-port 18120 --admin-address 127.0.0.1 \
     --api-port 18102 --state-dir "$3" > "$work/one.log" 2>&1 &
@@ -39,11 +43,12 @@ echo "round, set-up: enrol ms (RSS MiB), restart ms, restart without control pla
 : > "$work/figures"
 for round in $(seq 0 "$rounds"); do
   for setup in "${setups[@]}"; do
-    read -r label java cache <<< "$setup"
+    read -r label java cache launcher <<< "$setup"
+    launcher=${launcher:-$root/trellis}
     rm -rf "$work/state"
-    read -r enrol rss <<< "$(one "$java" "$cache" "$work/state" 127.0.0.1:18010)"
-    read -r restart _ <<< "$(one "$java" "$cache" "$work/state" 127.0.0.1:18010)"
-    read -r outage _ <<< "$(one "$java" "$cache" "$work/state" 127.0.0.1:1)"
+    read -r enrol rss <<< "$(one "$java" "$cache" "$work/state" 127.0.0.1:18010 "$launcher")"
+    read -r restart _ <<< "$(one "$java" "$cache" "$work/state" 127.0.0.1:18010 "$launcher")"
+    read -r outage _ <<< "$(one "$java" "$cache" "$work/state" 127.0.0.1:1 "$launcher")"
     echo "$round $label: $enrol ($rss), $restart, $outage"
     [ "$round" = 0 ] || echo "$label $enrol $rss $restart $outage" >> "$work/figures"
   done

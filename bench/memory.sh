@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sidecar pair's memory under several JVM set-ups, side by side in one run (issue 13): every set-up's pair runs at
 # once, idle, then through alternating wrk rounds (the CPU a set-up saves or costs, per request), then a 1 GiB
-# download each (the heap bound for streams), then idle again. RSS from /proc, per sidecar, as the mean of the pair.
+# download each (the heap bound for streams, and its speed), then idle again. RSS from /proc, per sidecar, as the mean of the pair.
 #   bench/memory.sh [ROUNDS=3] [SECONDS=10]
 # A set-up is "name|environment|JVM options" (SETUPS, newline-separated, replaces the list below). Not run by CI.
 set -euo pipefail
@@ -41,7 +41,7 @@ n=${#names[@]}
 pair_rss() { eval "echo \$(( (\$(rss_mib \$s$1_pid) + \$(rss_mib \$c$1_pid)) / 2 ))"; }
 
 sleep 10
-declare -A idle loaded gib after cpu
+declare -A idle loaded gib after cpu speed
 for j in $(seq 0 $((n - 1))); do idle[$j]=$(pair_rss "$j"); done
 for j in $(seq 0 $((n - 1))); do wrk -t2 -c32 -d30s "http://127.0.0.1:$((18300 + j))/" >/dev/null; done   # JIT warm-up, as run.sh
 : > "$work/figures"
@@ -57,7 +57,8 @@ for j in $(seq 0 $((n - 1))); do
   cpu[$j]=$(cut -d' ' -f$((3 + 2 * j)) "$work/figures" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 done
 for j in $(seq 0 $((n - 1))); do
-  curl -s -o /dev/null --max-time 300 "http://127.0.0.1:$((18300 + j))/files/huge.bin"
+  speed[$j]=$(curl -s -o /dev/null --max-time 300 -w '%{speed_download}' "http://127.0.0.1:$((18300 + j))/files/huge.bin" \
+    | awk '{printf "%.0f", $1 / 1e6}')
   gib[$j]=$(pair_rss "$j")
 done
 sleep 30
@@ -66,10 +67,10 @@ for j in $(seq 0 $((n - 1))); do after[$j]=$(pair_rss "$j"); done
 echo
 echo "Run: $(date -u +%Y-%m-%dT%H:%MZ), $rounds rounds of ${seconds} s; RSS per sidecar (mean of the pair), MiB"
 echo
-echo "| Set-up | idle | loaded | after 1 GiB | 30 s later | CPU per request (median) |"
-echo "|---|---|---|---|---|---|"
+echo "| Set-up | idle | loaded | after 1 GiB | 30 s later | CPU per request (median) | 1 GiB download |"
+echo "|---|---|---|---|---|---|---|"
 for j in $(seq 0 $((n - 1))); do
-  echo "| ${names[$j]} | ${idle[$j]} | ${loaded[$j]} | ${gib[$j]} | ${after[$j]} | ${cpu[$j]} µs |"
+  echo "| ${names[$j]} | ${idle[$j]} | ${loaded[$j]} | ${gib[$j]} | ${after[$j]} | ${cpu[$j]} µs | ${speed[$j]} MB/s |"
 done
 echo
 echo "$SETUPS" | sed 's/^/    /'

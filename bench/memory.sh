@@ -45,11 +45,16 @@ declare -A idle loaded gib after cpu speed
 for j in $(seq 0 $((n - 1))); do idle[$j]=$(pair_rss "$j"); done
 for j in $(seq 0 $((n - 1))); do wrk -t2 -c32 -d30s "http://127.0.0.1:$((18300 + j))/" >/dev/null; done   # JIT warm-up, as run.sh
 : > "$work/figures"
+# Each round starts at the next set-up (a set-up's place in a round showed a bias of its own), and the figures are
+# written in set-up order.
+declare -A figure
 for r in $(seq 1 "$rounds"); do
-  line=$r
-  for j in $(seq 0 $((n - 1))); do
-    eval "line=\"\$line \$(wrk_round $((18300 + j)) $seconds \$s${j}_pid \$c${j}_pid)\""
+  for k in $(seq 0 $((n - 1))); do
+    j=$(( (k + r - 1) % n ))
+    eval "figure[$j]=\$(wrk_round $((18300 + j)) $seconds \$s${j}_pid \$c${j}_pid)"
   done
+  line=$r
+  for j in $(seq 0 $((n - 1))); do line="$line ${figure[$j]}"; done
   echo "$line" | tee -a "$work/figures"
 done
 for j in $(seq 0 $((n - 1))); do

@@ -30,6 +30,11 @@ final class Http1Framing {
     static final int MAX_INITIAL_LINE = 8 * 1024;
     /** The most header fields in one request head (Envoy's default too). */
     static final int MAX_HEADERS = 100;
+    /**
+     * The largest piece of body the decoder hands on at once: what one 64 KiB socket read holds, instead of Netty's
+     * 8 KiB default, which cut every read of a bulk body into eight pieces to carry one by one.
+     */
+    static final int BODY_PIECE = 64 * 1024;
 
     private Http1Framing() {
     }
@@ -40,7 +45,12 @@ final class Http1Framing {
      */
     static HttpDecoderConfig decoderConfig(int maxHeaderBytes) {
         return new HttpDecoderConfig().setStrictLineParsing(true).setUseRfc9112TransferEncoding(true)
-                .setMaxInitialLineLength(MAX_INITIAL_LINE).setMaxHeaderSize(maxHeaderBytes);
+                .setMaxInitialLineLength(MAX_INITIAL_LINE).setMaxHeaderSize(maxHeaderBytes).setMaxChunkSize(BODY_PIECE);
+    }
+
+    /** The decoder settings for a connection to the app: Netty's defaults, with bodies in pieces of {@link #BODY_PIECE}. */
+    static HttpDecoderConfig appDecoderConfig() {
+        return new HttpDecoderConfig().setMaxChunkSize(BODY_PIECE);
     }
 
     /** Why {@code head} is refused, as the error table's answer, if it is. */

@@ -1,5 +1,6 @@
 package io.trellis.sidecar.telemetry;
 
+import java.util.HexFormat;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
@@ -11,12 +12,16 @@ import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 /**
  * Request correlation: {@code x-request-id} and W3C {@code traceparent} are passed through when present and
  * valid, and created when missing (a malformed traceparent is replaced, as the W3C spec asks).
- * {@code tracestate} and B3 headers pass through untouched. Stateless.
+ * {@code tracestate} and B3 headers pass through untouched. New ids come from the thread's {@link ThreadLocalRandom}:
+ * they must be unique, not secret (OpenTelemetry's trace and span ids come from it too), and
+ * {@code UUID.randomUUID()}'s {@code SecureRandom} took a lock and a read of {@code /dev/urandom} per request.
+ * Stateless.
  */
 public final class TraceHeaders {
     /** The request id header, echoed on every response. */
     public static final String REQUEST_ID = "x-request-id";
     private static final String TRACEPARENT = "traceparent";
+    private static final HexFormat HEX = HexFormat.of();
     private static final Pattern VALID_TRACEPARENT =
             Pattern.compile("[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-.*)?");
 
@@ -27,7 +32,7 @@ public final class TraceHeaders {
     public static HttpRequest ensure(HttpRequest request) {
         HttpRequest out = request;
         if (header(request, REQUEST_ID).filter(id -> !id.isBlank() && id.length() <= 200).isEmpty()) {
-            out = out.removeHeader(REQUEST_ID).addHeader(RawHeader.create(REQUEST_ID, UUID.randomUUID().toString()));
+            out = out.removeHeader(REQUEST_ID).addHeader(RawHeader.create(REQUEST_ID, newRequestId()));
         }
         Optional<String> traceparent = header(request, TRACEPARENT);
         if (traceparent.isEmpty() || !VALID_TRACEPARENT.matcher(traceparent.get()).matches()
@@ -51,11 +56,19 @@ public final class TraceHeaders {
         return request.getHeader(name).map(HttpHeader::value);
     }
 
+    /** A random (version 4, RFC 9562) UUID. */
+    private static String newRequestId() {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long high = random.nextLong() & ~0xF000L | 0x4000L;
+        long low = random.nextLong() & ~(0b11L << 62) | 1L << 63;
+        return new UUID(high, low).toString();
+    }
+
     private static String newTraceparent() {
         ThreadLocalRandom random = ThreadLocalRandom.current();
         long high = random.nextLong();
         long low = random.nextLong() | 1;
         long span = random.nextLong() | 1;
-        return String.format("00-%016x%016x-%016x-01", high, low, span);
+        return "00-" + HEX.toHexDigits(high) + HEX.toHexDigits(low) + "-" + HEX.toHexDigits(span) + "-01";
     }
 }

@@ -28,6 +28,7 @@ import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.http.javadsl.model.ResponseEntity;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -152,7 +153,9 @@ final class PekkoHttp {
 
     /**
      * A Netty head's headers as the model holds them: the content type apart, a request's authority ({@code Host} or
-     * {@code :authority}) apart, and no framing or HTTP/2 bookkeeping headers.
+     * {@code :authority}) apart, and no framing or HTTP/2 bookkeeping headers. The others are kept as raw headers, by
+     * name and verbatim: the stages read them by name, and parsing each into the model's typed header (a date parser
+     * for every response's {@code Date}) cost a parse per header per hop and could re-render a value differently.
      *
      * @param request whether these are a request's (a content type the model cannot parse then refuses it; in a
      *     response it is dropped, as Pekko's own client does)
@@ -179,7 +182,7 @@ final class PekkoHttp {
             } else if (request && (name.equals(":authority") || name.equals("host"))) {
                 authority = header.getValue();
             } else if (!NOT_HEADERS.contains(name) && !name.startsWith(":")) {
-                headers.add(HttpHeader.parse(header.getKey(), header.getValue()));
+                headers.add(RawHeader.create(header.getKey(), header.getValue()));
             }
         }
         return new Converted(headers, contentType, authority);

@@ -4,8 +4,8 @@
 #   mesh:       load -> client sidecar -> mTLS HTTP/2 -> server sidecar -> backend
 #   nginx pair: load -> nginx -> mTLS HTTP/1.1 -> nginx -> backend          (when nginx is installed)
 # Figures: throughput (wrk, closed loop), added p50/p99 latency at a fixed rate (FixedRate.java, open loop),
-# CPU per request and RSS of the proxies (from /proc), a 200 MB download and upload (curl, best of three), the
-# sidecars' RSS after a 1 GiB download, their time to ready (no start-up cache: bench/startup.sh measures that), and,
+# CPU per request and RSS of the proxies (from /proc), a 200 MB download and upload (curl, best of three after one
+# to warm up), the sidecars' RSS after a 1 GiB download, their time to ready (no start-up cache: bench/startup.sh measures that), and,
 # when the machine has a JDK 21+ under /usr/lib/jvm, a second sidecar pair on it (throughput and CPU per request).
 # Writes bench/results/latest.md; docs/performance.md quotes it. Not run by CI.
 #   [WARMUP=30] bench/run.sh [DURATION_SECONDS=15] [RATE=400]
@@ -87,7 +87,7 @@ mesh_lat=$(fixed http://127.0.0.1:18300/)
 [ $have_nginx = 1 ] && nginx_lat=$(fixed http://127.0.0.1:18401/)
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# --- bulk: a 200 MB download and upload, best of three each, with curl ---
+# --- bulk: a 200 MB download and upload, best of three each after one of each to warm up, with curl ---
 head -c 200000000 /dev/urandom > "$work/www/big.bin"; chmod 644 "$work/www/big.bin"
 best_of_three() {  # curl-speed-variable curl-args... -> MB/s
   local what=$1 best=0 speed; shift
@@ -97,7 +97,9 @@ best_of_three() {  # curl-speed-variable curl-args... -> MB/s
   done
   awk -v b="$best" 'BEGIN {printf "%.0f", b / 1e6}'
 }
-bulk() {  # port -> "download upload" in MB/s
+bulk() {  # port -> "download upload" in MB/s, after one of each unmeasured (the body path's JIT warm-up, as for wrk)
+  curl -s -o /dev/null --max-time 120 "http://127.0.0.1:$1/files/big.bin" || true
+  curl -s -o /dev/null --max-time 120 -H 'Expect:' --data-binary @"$work/www/big.bin" "http://127.0.0.1:$1/upload" || true
   echo "$(best_of_three speed_download "http://127.0.0.1:$1/files/big.bin")" \
        "$(best_of_three speed_upload -H 'Expect:' -H 'Content-Type: application/octet-stream' --data-binary @"$work/www/big.bin" "http://127.0.0.1:$1/upload")"
 }

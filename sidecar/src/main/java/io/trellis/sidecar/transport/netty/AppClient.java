@@ -158,7 +158,8 @@ public final class AppClient {
         return connect(here, new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel channel) {
-                channel.pipeline().addLast("codec", new HttpClientCodec(Http1Framing.appDecoderConfig(), false, false)).addLast("idle", new IdleWatch());
+                channel.pipeline().addLast("codec", new HttpClientCodec(Http1Framing.appDecoderConfig(), false, false))
+                        .addLast("idle", new IdleWatch());
             }
         });
     }

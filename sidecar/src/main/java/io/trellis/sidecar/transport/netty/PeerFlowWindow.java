@@ -3,7 +3,7 @@ package io.trellis.sidecar.transport.netty;
 import io.netty.handler.codec.http2.Http2Settings;
 
 /**
- * The HTTP/2 flow-control window of the sidecar-to-sidecar hop. A stream can have at most one window of bytes on the
+ * The HTTP/2 flow-control window and frame size of the sidecar-to-sidecar hop. A stream can have at most one window of bytes on the
  * wire before its receiver acknowledges them, so the protocol's 64 KiB default caps one stream at 64 KiB per round
  * trip through both sidecars' event loops; 1 MiB lets a bulk body run at the rate the hop can carry (twice the
  * throughput in {@code bench/bulk.sh}; 4 MiB measured no better). Netty's frame codec widens the connection's window

@@ -422,6 +422,8 @@ class KubernetesPodTest {
         run(List.of("chmod", "755", copy.toString()));
         run(List.of("mkdir", "-p", copy.resolve("sidecar/target").toString()));
         run(List.of("cp", "-a", root.resolve("trellis").toString(), root.resolve("init").toString(), copy.toString()));
+        // The launcher reads the sidecar's JVM options from sidecar/jvm.options and refuses to start without them.
+        run(List.of("cp", "-a", root.resolve("sidecar/jvm.options").toString(), copy.resolve("sidecar").toString()));
         run(List.of("sh", "-c", "cp -a '" + root + "'/sidecar/target/*.jar '" + root + "/sidecar/target/lib' '"
                 + copy + "/sidecar/target/' && mkdir -p '" + copy + "/sidecar/target/classes' && chmod -R a+rX '" + copy + "'"));
         return copy;

@@ -57,7 +57,7 @@ final class PodRunner {
             Process process = start(pod, init, netns, podIp, volumes, dir);
             running.put(container, process);
             if (init.path("restartPolicy").asText("").equals("Always")) {
-                awaitStartupProbe(init, podIp, container, process);
+                awaitStartupProbe(init, podIp, name, container, process);
             } else {
                 if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
                     throw new AssertionError("init container " + container + " of " + name + " failed:\n"
@@ -69,7 +69,7 @@ final class PodRunner {
             running.put(app.path("name").asText(), start(pod, app, netns, podIp, volumes, dir));
         }
         for (JsonNode app : pod.path("spec").path("containers")) {
-            awaitProbe(app, "readinessProbe", Duration.ofSeconds(60), podIp, app.path("name").asText(),
+            awaitProbe(app, "readinessProbe", Duration.ofSeconds(60), podIp, name, app.path("name").asText(),
                     running.get(app.path("name").asText()));
         }
         return new RunningPod(name, running);
@@ -189,16 +189,16 @@ final class PodRunner {
     }
 
     /** Polls the container's startup probe (HTTP GET on the pod's address, from the node), within its bounds. */
-    private void awaitStartupProbe(JsonNode container, String podIp, String name, Process process)
+    private void awaitStartupProbe(JsonNode container, String podIp, String pod, String name, Process process)
             throws Exception {
         JsonNode probe = container.path("startupProbe");
         awaitProbe(container, "startupProbe", Duration.ofSeconds(probe.path("periodSeconds").asInt(10)
-                * (long) probe.path("failureThreshold").asInt(3)), podIp, name, process);
+                * (long) probe.path("failureThreshold").asInt(3)), podIp, pod, name, process);
     }
 
     /** Polls one of the container's HTTP probes from the node until it passes, at most {@code bound}. */
-    private void awaitProbe(JsonNode container, String kind, Duration bound, String podIp, String name, Process process)
-            throws Exception {
+    private void awaitProbe(JsonNode container, String kind, Duration bound, String podIp, String pod, String name,
+            Process process) throws Exception {
         JsonNode get = container.path(kind).path("httpGet");
         if (get.isMissingNode()) {
             return;
@@ -209,7 +209,8 @@ final class PodRunner {
         String url = "http://" + podIp + ":" + get.path("port").asInt() + get.path("path").asText("/");
         MeshHarness.await(bound, name + "'s " + kind + " " + url, () -> {
             if (!process.isAlive()) {
-                throw new AssertionError(name + " exited (" + process.exitValue() + ") before its startup probe passed");
+                throw new AssertionError(name + " of " + pod + " exited (" + process.exitValue() + ") before its " + kind
+                        + " passed:\n" + mesh.logTail(logName(pod, name)));
             }
             return curlStatus(nodeNs, url) == 200;
         });

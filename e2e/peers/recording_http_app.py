@@ -3,8 +3,9 @@
 
 Every request is answered after its body was read (by Content-Length, or chunked): 503 for paths under /fail,
 503 for every other request under /flaky (the 1st, 3rd...), N bytes with Content-Length: N for /sized/N (HEAD
-too, without the bytes), 200 and an empty body otherwise; and printed as one JSON line: {"requestline": "POST /events HTTP/1.1", "path": ..., "host": ..., "content_length": ...,
-"transfer_encoding": ..., "upgrade": ..., "body_bytes": N, "trailers": {...}}. http.server routes on the raw request target, so an absolute-form
+too, without the bytes), 200 with Cache-Control: no-store,max-age=0 (written as is, unspaced) for /verbatim, 200 and
+an empty body otherwise; and printed as one JSON line: {"requestline": "POST /events HTTP/1.1", "path": ..., "host": ...,
+"content_length": ..., "transfer_encoding": ..., "upgrade": ..., "accept": ..., "body_bytes": N, "trailers": {...}}. http.server routes on the raw request target, so an absolute-form
 target shows as a wrong path. Usage: recording_http_app.py PORT
 """
 import http.server
@@ -48,12 +49,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         print(json.dumps({"requestline": self.requestline, "path": self.path, "host": self.headers.get("Host"),
                           "content_length": self.headers.get("Content-Length"),
                           "transfer_encoding": self.headers.get("Transfer-Encoding"),
-                          "upgrade": self.headers.get("Upgrade"), "body_bytes": len(data),
+                          "upgrade": self.headers.get("Upgrade"), "accept": self.headers.get("Accept"),
+                          "body_bytes": len(data),
                           "trailers": self.trailers}),
               flush=True)
         size = int(self.path[len("/sized/"):]) if self.path.startswith("/sized/") else 0
         self.send_response(200)
         self.send_header("Content-Length", str(size))
+        if self.path == "/verbatim":
+            self.send_header("Cache-Control", "no-store,max-age=0")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(b"x" * size)

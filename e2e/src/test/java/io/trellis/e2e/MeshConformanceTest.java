@@ -289,6 +289,18 @@ class MeshConformanceTest {
     }
 
     @Test
+    void headerValuesCrossThePairVerbatimInBothDirections() throws Exception {
+        // Values the model's typed headers would re-render ("text/html, application/json;q=0.9", "no-store, max-age=0").
+        String accept = "text/html,application/json;q=0.9";
+        Curl.Result answer = Curl.run("-H", "Accept: " + accept, "http://127.0.0.1:" + web.upstreamPort("lengths") + "/verbatim");
+
+        assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+        JsonNode received = recorded("lengths-app", "/verbatim");
+        assertThat(received.get("accept").asText()).as(received.toString()).isEqualTo(accept);
+        assertThat(answer.header("cache-control")).as(answer.headers().toString()).isEqualTo("no-store,max-age=0");
+    }
+
+    @Test
     void anUploadThatExpects100ContinueGetsItFromTheSidecar() throws Exception {
         // curl waits for 100 Continue before sending the body; with a 30 s expect timeout and a 20 s limit, an
         // upload only completes if someone answers 100 (the sidecar dropped the far app's 100 as an interim answer).

@@ -15,7 +15,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Bounds the PING and SETTINGS frames an HTTP/2 connection may send (CVE-2019-9512, -9515: each one makes the server
  * answer, so a flood costs the server a core and its memory while the sender reads nothing). Beyond
- * {@link #MAX_FRAMES} in {@link #WINDOW_SECONDS} the connection gets GOAWAY {@code ENHANCE_YOUR_CALM} and is closed.
+ * {@link #MAX_FRAMES} in {@link #WINDOW_SECONDS} the connection gets GOAWAY {@code ENHANCE_YOUR_CALM}, is read no
+ * further, and is closed once the GOAWAY is written, or after {@link #GOAWAY_GRACE_MILLIS} when a sender that reads
+ * nothing leaves no room for it.
  * A legitimate peer sends a keep-alive PING every few seconds and SETTINGS a handful of times. Sits after the
  * stream multiplexer, which passes connection-level frames on; lives on the connection's event loop.
  */
@@ -23,6 +25,7 @@ final class ControlFrameLimit extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(ControlFrameLimit.class);
     static final int MAX_FRAMES = 1_000;
     static final int WINDOW_SECONDS = 10;
+    static final long GOAWAY_GRACE_MILLIS = 1_000;
 
     private final ListenerLimits limits;
     private long windowStart = System.nanoTime();
@@ -48,8 +51,10 @@ final class ControlFrameLimit extends ChannelInboundHandlerAdapter {
                     LOG.info("closing HTTP/2 connection {}: more than {} PING and SETTINGS frames in {} s", ctx.channel(),
                             MAX_FRAMES, WINDOW_SECONDS);
                     limits.hit(Limit.CONTROL_FRAMES);
+                    ctx.channel().config().setAutoRead(false);
                     ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                             .addListener(ChannelFutureListener.CLOSE);
+                    ctx.executor().schedule(() -> ctx.close(), GOAWAY_GRACE_MILLIS, TimeUnit.MILLISECONDS);
                 }
                 return;
             }

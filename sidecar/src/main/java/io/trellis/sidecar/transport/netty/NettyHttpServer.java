@@ -335,7 +335,8 @@ public final class NettyHttpServer implements Drainable {
             // where they entered the mesh; counting them again here would cycle the connection every 500 streams for
             // one app's timeouts. The fixed reset allowance below bounds every connection, a stolen certificate's too.
             PrematureResets resets = session == null ? new PrematureResets(connection, limits) : null;
-            pipeline.addAfter(after, "h2", Http2FrameCodecBuilder.forServer()
+            pipeline.addAfter(after, "flushes", new Http2Flushes());
+            pipeline.addAfter("flushes", "h2", Http2FrameCodecBuilder.forServer()
                     .initialSettings((session != null ? PeerFlowWindow.settings() : Http2Settings.defaultSettings())
                             .maxHeaderListSize(limits.maxHeaderBytes()).maxConcurrentStreams(MAX_STREAMS))
                     .decoderEnforceMaxRstFramesPerWindow(MAX_RESETS, RESET_WINDOW_SECONDS).build());

@@ -69,7 +69,7 @@ public final class PeerConnection {
                     protected void initChannel(Channel channel) {
                         SslHandler handshake = tls.newHandler(channel.alloc(), host, port);
                         handshake.setHandshakeTimeoutMillis(connectTimeout.toMillis());
-                        channel.pipeline().addLast("tls", handshake)
+                        channel.pipeline().addLast("tls", handshake).addLast("flushes", new Http2Flushes())
                                 .addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS))
                                 .addLast("h2", Http2FrameCodecBuilder.forClient().initialSettings(PeerFlowWindow.settings())
                                         .encoderEnforceMaxConcurrentStreams(true).build())

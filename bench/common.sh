@@ -40,12 +40,13 @@ token() { curl -s -X POST http://127.0.0.1:18080/api/v1/tokens -H "Authorization
 # The launcher's measured defaults (sidecar/jvm.options and its malloc arenas).
 sidecar_opts=${SIDECAR_JAVA_OPTS:-"$(grep -v '^#' "$root/sidecar/jvm.options" | tr '\n' ' ') -XX:MaxMetaspaceSize=96m"}
 start_sidecar() {  # name app-port address outbound inbound admin api [extra...]; sets <name>_pid, <name>_ready_ms
-  # SIDECAR_CLASSES picks another build's classes (bench/builds.sh compares two), SIDECAR_JAVA another java
-  # (bench/jdk.sh), SIDECAR_JAVA_OPTS other JVM options.
+  # SIDECAR_CLASSES picks another build's classes (bench/builds.sh compares two), SIDECAR_LIB another build's
+  # dependency jars (a copy of its sidecar/target/lib), SIDECAR_JAVA another java (bench/jdk.sh), SIDECAR_JAVA_OPTS
+  # other JVM options.
   local name=$1 app=$2 addr=$3 out=$4 in=$5 admin=$6 api=$7; shift 7
   token "$name"
   local t0; t0=$(date +%s%N)
-  MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} ${SIDECAR_JAVA:-java} ${SIDECAR_JAVA_OPTS:-$sidecar_opts} -cp "${SIDECAR_CLASSES:-$root/sidecar/target/classes}:$root/sidecar/target/lib/*" io.trellis.sidecar.Main \
+  MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} ${SIDECAR_JAVA:-java} ${SIDECAR_JAVA_OPTS:-$sidecar_opts} -cp "${SIDECAR_CLASSES:-$root/sidecar/target/classes}:${SIDECAR_LIB:-$root/sidecar/target/lib}/*" io.trellis.sidecar.Main \
     --service "$name" --app-port "$app" --token-file "$work/$name.token" --ca-bundle "$work/bundle.pem" \
     --control-plane 127.0.0.1:18010 --bind-address "$addr" --outbound-port "$out" --inbound-port "$in" \
     --admin-port "$admin" --admin-address 127.0.0.1 --api-port "$api" --state-dir "$work/state-$name" "$@" \

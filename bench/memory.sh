@@ -3,7 +3,9 @@
 # once, idle, then through alternating wrk rounds (the CPU a set-up saves or costs, per request), then a 1 GiB
 # download each (the heap bound for streams, and its speed), then idle again. RSS from /proc, per sidecar, as the mean of the pair.
 #   bench/memory.sh [ROUNDS=3] [SECONDS=10]
-# A set-up is "name|environment|JVM options" (SETUPS, newline-separated, replaces the list below). Not run by CI.
+# A set-up is "name|environment|JVM options[|lib]" (SETUPS, newline-separated, replaces the list below), where lib is
+# another build's dependency jars (a copy of its sidecar/target/lib, to compare a change of dependencies). Not run by
+# CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,13 +28,13 @@ start_control_plane
 truncate -s 1G "$work/www/huge.bin"; chmod 644 "$work/www/huge.bin"
 
 names=(); i=0
-while IFS='|' read -r name env opts; do
+while IFS='|' read -r name env opts lib; do
   [ -n "$name" ] || continue
   a=$((30 + 2 * i)); b=$((31 + 2 * i)); port=$((18300 + i))
   # The environment reaches the JVM through env(1) in front of java (no malloc-arena bound unless the set-up sets one).
-  SIDECAR_JAVA="env -u MALLOC_ARENA_MAX $env java" SIDECAR_JAVA_OPTS=$opts start_sidecar "s$i" 18000 "127.0.0.$a" $((18100 + 10 * i)) \
+  SIDECAR_LIB=$lib SIDECAR_JAVA="env -u MALLOC_ARENA_MAX $env java" SIDECAR_JAVA_OPTS=$opts start_sidecar "s$i" 18000 "127.0.0.$a" $((18100 + 10 * i)) \
     $((18101 + 10 * i)) $((18102 + 10 * i)) $((18103 + 10 * i))
-  SIDECAR_JAVA="env -u MALLOC_ARENA_MAX $env java" SIDECAR_JAVA_OPTS=$opts start_sidecar "c$i" 18999 "127.0.0.$b" $((18500 + 10 * i)) \
+  SIDECAR_LIB=$lib SIDECAR_JAVA="env -u MALLOC_ARENA_MAX $env java" SIDECAR_JAVA_OPTS=$opts start_sidecar "c$i" 18999 "127.0.0.$b" $((18500 + 10 * i)) \
     $((18501 + 10 * i)) $((18502 + 10 * i)) $((18503 + 10 * i)) --upstream "s$i=$port"
   wait_http "http://127.0.0.1:$port/"
   names+=("$name"); i=$((i + 1))

@@ -1,29 +1,25 @@
 package io.trellis.certs;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.SecureRandom;
+import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
-import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.ExtensionsGenerator;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * The workload side of enrolment: generates an EC P-256 key pair (which never leaves the process
- * that made it) and a PKCS#10 request signed with it. The requested identity in the CSR is only a
+ * that made it) and a PKCS#10 request (RFC 2986) signed with it, encoded with the JDK and {@link Der}
+ * alone so that a sidecar carries no ASN.1 library. The requested identity in the CSR is only a
  * hint: the CA takes the identity from the bootstrap credential. Thread-safe.
  */
 public final class CsrFactory {
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final String ORGANIZATION = "2.5.4.10";
+    private static final String EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
+    private static final String SUBJECT_ALT_NAME = "2.5.29.17";
+    private static final String ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
 
     private CsrFactory() {
     }
@@ -40,21 +36,27 @@ public final class CsrFactory {
     }
 
     /**
-     * A DER-encoded PKCS#10 request for {@code keyPair}, signed with SHA256withECDSA, asking for
-     * {@code requested} as its URI SAN.
+     * A DER-encoded PKCS#10 request for {@code keyPair}, subject {@code O=trellis}, signed with
+     * SHA256withECDSA, asking for {@code requested} as its URI SAN.
      */
     public static byte[] createCsr(KeyPair keyPair, SpiffeId requested) {
+        byte[] subject = Der.tlv(Der.SEQUENCE, Der.tlv(Der.SET,
+                Der.tlv(Der.SEQUENCE, Der.oid(ORGANIZATION), Der.utf8("trellis"))));
+        byte[] uri = Der.tlv(Der.URI_NAME, requested.toString().getBytes(StandardCharsets.US_ASCII));
+        byte[] subjectAltName = Der.tlv(Der.SEQUENCE, Der.oid(SUBJECT_ALT_NAME),
+                Der.tlv(Der.OCTET_STRING, Der.tlv(Der.SEQUENCE, uri)));
+        byte[] extensionRequest = Der.tlv(Der.SEQUENCE, Der.oid(EXTENSION_REQUEST),
+                Der.tlv(Der.SET, Der.tlv(Der.SEQUENCE, subjectAltName)));
+        byte[] info = Der.tlv(Der.SEQUENCE, Der.integer(0), subject, keyPair.getPublic().getEncoded(),
+                Der.tlv(Der.CONTEXT_0, extensionRequest));
         try {
-            ExtensionsGenerator extensions = new ExtensionsGenerator();
-            extensions.addExtension(Extension.subjectAlternativeName, false,
-                    new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, requested.toString())));
-            return new JcaPKCS10CertificationRequestBuilder(new X500Name("O=trellis"), keyPair.getPublic())
-                    .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions.generate())
-                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(keyPair.getPrivate()))
-                    .getEncoded();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (OperatorCreationException e) {
+            Signature signer = Signature.getInstance("SHA256withECDSA");
+            signer.initSign(keyPair.getPrivate(), RANDOM);
+            signer.update(info);
+            byte[] signature = signer.sign();
+            return Der.tlv(Der.SEQUENCE, info, Der.tlv(Der.SEQUENCE, Der.oid(ECDSA_WITH_SHA256)),
+                    Der.tlv(Der.BIT_STRING, new byte[] {0}, signature));
+        } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot sign a CSR with " + keyPair.getPrivate().getAlgorithm(), e);
         }
     }

@@ -1,5 +1,7 @@
 package io.trellis.certs;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPath;
 import java.security.cert.CertPathValidator;
@@ -14,11 +16,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
-import org.bouncycastle.asn1.ASN1IA5String;
-import org.bouncycastle.asn1.ASN1OctetString;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
 
 /**
  * Decides whether a peer's certificate chain proves a mesh identity: the chain must lead to a root in
@@ -27,6 +24,7 @@ import org.bouncycastle.asn1.x509.GeneralNames;
  * domain. DNS SANs and the subject are never taken as the identity. Stateless and thread-safe.
  */
 public final class PeerCertificateVerifier {
+    private static final String SUBJECT_ALT_NAME = "2.5.29.17";
     private static final String EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
     private static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
@@ -111,19 +109,26 @@ public final class PeerCertificateVerifier {
      * java.net.URI cannot parse (a NUL suffix, say), which would let a second, malformed URI SAN hide.
      */
     private static List<String> uriSans(X509Certificate leaf) throws PeerVerificationException {
-        byte[] extension = leaf.getExtensionValue(Extension.subjectAlternativeName.getId());
+        byte[] extension = leaf.getExtensionValue(SUBJECT_ALT_NAME);
         List<String> uris = new ArrayList<>();
         if (extension == null) {
             return uris;
         }
         try {
-            GeneralNames names = GeneralNames.getInstance(ASN1OctetString.getInstance(extension).getOctets());
-            for (GeneralName name : names.getNames()) {
-                if (name.getTagNo() == GeneralName.uniformResourceIdentifier) {
-                    uris.add(ASN1IA5String.getInstance(name.getName()).getString());
+            Der.Element octets = Der.read(extension);
+            Der.Element names = Der.read(octets.contents());
+            if (octets.tag() != Der.OCTET_STRING || names.tag() != Der.SEQUENCE) {
+                throw new IOException("subjectAltName is not an OCTET STRING holding a SEQUENCE");
+            }
+            for (Der.Element name : names.children()) {
+                if ((name.tag() & 0x1F) == (Der.URI_NAME & 0x1F) && (name.tag() & 0xC0) == 0x80) {
+                    if (name.tag() != Der.URI_NAME) {
+                        throw new IOException("a constructed URI name");
+                    }
+                    uris.add(new String(name.contents(), StandardCharsets.ISO_8859_1));
                 }
             }
-        } catch (IllegalArgumentException e) {
+        } catch (IOException e) {
             throw new PeerVerificationException("peer certificate has a malformed subjectAltName", e);
         }
         return uris;

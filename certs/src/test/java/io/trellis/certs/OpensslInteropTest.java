@@ -67,6 +67,32 @@ class OpensslInteropTest {
         assertThat(Pem.decodePrivateKey(Files.readString(key)).getAlgorithm()).isEqualTo("EC");
     }
 
+    @Test
+    void opensslVerifiesOurCsrAndReadsTheIdentityItAsksFor() throws Exception {
+        // The request is encoded without an ASN.1 library (CsrFactory with Der): openssl checks its structure and
+        // signature, and reads the subject and the URI SAN it asks for.
+        byte[] der = CsrFactory.createCsr(CsrFactory.generateKeyPair(), web);
+        Path csr = Files.write(dir.resolve("web.csr"), der);
+
+        String text = openssl("req", "-inform", "DER", "-in", csr.toString(), "-verify", "-noout", "-text");
+
+        assertThat(text).contains("Subject: O = trellis").contains("URI:" + web).contains("ecdsa-with-SHA256");
+    }
+
+    @Test
+    void readsOpensslGeneratedPkcs8KeyAndCertificateChains() throws Exception {
+        Path key = dir.resolve("pkcs8.pem");
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.toString());
+        Path cert = dir.resolve("self.pem");
+        openssl("req", "-x509", "-key", key.toString(), "-subj", "/O=elsewhere", "-days", "1", "-out", cert.toString());
+
+        assertThat(Pem.decodePrivateKey(Files.readString(key)).getAlgorithm()).isEqualTo("EC");
+        // Two blocks, with text before, between and after them, as operators concatenate bundles.
+        String bundle = "issuer: elsewhere\n" + Files.readString(cert) + "\n# and again\n" + Files.readString(cert);
+        assertThat(Pem.decodeCertificates(bundle)).hasSize(2)
+                .allSatisfy(c -> assertThat(c.getSubjectX500Principal().getName()).isEqualTo("O=elsewhere"));
+    }
+
     private Path write(String name, String content) throws IOException {
         return Files.writeString(dir.resolve(name), content);
     }

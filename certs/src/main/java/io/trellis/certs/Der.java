@@ -10,8 +10,8 @@ import java.util.List;
  * The little DER a workload's identity needs, without a library: writing a PKCS#10 request's structures and reading
  * a SAN extension or an SEC1 key. A sidecar has no other use for ASN.1, and BouncyCastle cost it a third of its live
  * heap (26.3 against 17.6 MiB idle), most of it the manifests of its signed jars, which the JDK keeps to verify each
- * class. Reading is strict (definite lengths, single-byte tags, every length inside its parent) and throws
- * {@link IOException} on anything else. Stateless.
+ * class. Reading is strict (definite lengths in their shortest form, single-byte tags, every length inside its parent),
+ * so an element read re-encodes to exactly its bytes, and throws {@link IOException} on anything else. Stateless.
  */
 final class Der {
     static final int INTEGER = 0x02;
@@ -25,6 +25,8 @@ final class Der {
     static final int CONTEXT_0 = 0xA0;
     /** {@code [6]} IMPLICIT IA5String: a GeneralName's URI. */
     static final int URI_NAME = 0x86;
+    /** The constructed form of {@code [6]}, which DER never uses for a string. */
+    static final int URI_NAME_CONSTRUCTED = 0xA6;
 
     private Der() {
     }
@@ -36,7 +38,7 @@ final class Der {
             return readAll(contents);
         }
 
-        /** The element re-encoded as it was read (DER has one encoding). */
+        /** The element's bytes, exactly as read (DER has one encoding, and the reader takes no other). */
         byte[] encoded() {
             return tlv(tag, contents);
         }
@@ -67,6 +69,9 @@ final class Der {
                 length = 0;
                 for (int i = 0; i < octets; i++) {
                     length = length << 8 | der[at++] & 0xFF;
+                }
+                if (length < 0x80 || length >> 8 * (octets - 1) == 0) {
+                    throw new IOException("DER length not in its shortest form");
                 }
             }
             if (length > der.length - at) {

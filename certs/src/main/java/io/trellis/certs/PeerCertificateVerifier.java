@@ -121,11 +121,10 @@ public final class PeerCertificateVerifier {
                 throw new IOException("subjectAltName is not an OCTET STRING holding a SEQUENCE");
             }
             for (Der.Element name : names.children()) {
-                if ((name.tag() & 0x1F) == (Der.URI_NAME & 0x1F) && (name.tag() & 0xC0) == 0x80) {
-                    if (name.tag() != Der.URI_NAME) {
-                        throw new IOException("a constructed URI name");
-                    }
+                if (name.tag() == Der.URI_NAME) {
                     uris.add(new String(name.contents(), StandardCharsets.ISO_8859_1));
+                } else if (name.tag() == Der.URI_NAME_CONSTRUCTED) {
+                    throw new IOException("a constructed URI name");
                 }
             }
         } catch (IOException e) {

@@ -54,7 +54,8 @@ final class ControlFrameLimit extends ChannelInboundHandlerAdapter {
                     ctx.channel().config().setAutoRead(false);
                     ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                             .addListener(ChannelFutureListener.CLOSE);
-                    ctx.executor().schedule(() -> ctx.close(), GOAWAY_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+                    var grace = ctx.executor().schedule(() -> ctx.close(), GOAWAY_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+                    ctx.channel().closeFuture().addListener(closed -> grace.cancel(false));
                 }
                 return;
             }

@@ -331,4 +331,49 @@ class MeshTrafficTest {
         assertThat(web.metric("trellis_config_nacks_total")).isZero();
         assertThat(metrics).contains("jvm_memory_used_bytes{area=\"heap\"");
     }
+
+    @Test
+    void theAdminListenerIsReadOnlyAndAnswersCurlOverHttp1AndH2c() throws Exception {
+        String admin = "http://127.0.0.1:" + web.adminPort();
+
+        Curl.Result live = Curl.run(admin + "/healthz/live");
+        Curl.Result ready = Curl.run("--http2-prior-knowledge", admin + "/healthz/ready");
+        Curl.Result head = Curl.run("-I", admin + "/metrics");
+        Curl.Result post = Curl.run("-X", "POST", "--data", "x", admin + "/healthz/live");
+        Curl.Result unknown = Curl.run(admin + "/nothing-here");
+        Curl.Result noProbe = Curl.run(admin + "/app-health/web/livez");
+        Curl.Result hugeHeader = Curl.run("-H", "X-Big: " + "a".repeat(16 * 1024), admin + "/healthz/live");
+
+        assertThat(live.status()).isEqualTo(200);
+        assertThat(live.body()).isEqualTo("live\n");
+        assertThat(ready.status()).isEqualTo(200);
+        assertThat(ready.body()).isEqualTo("ready\n");
+        assertThat(head.status()).isEqualTo(200);
+        assertThat(head.header("content-type")).startsWith("text/plain; version=0.0.4");
+        assertThat(Long.parseLong(head.header("content-length"))).isPositive();
+        assertThat(head.body()).isEmpty();
+        assertThat(post.status()).isEqualTo(405);
+        assertThat(unknown.status()).isEqualTo(404);
+        assertThat(noProbe.status()).isEqualTo(404);
+        assertThat(noProbe.body()).isEqualTo("no probe /app-health/web/livez\n");
+        assertThat(hugeHeader.status()).isEqualTo(431);
+        assertThat(web.metric("trellis_limit_hits_total{direction=\"admin\",limit=\"headers-too-large\"}")).isPositive();
+    }
+
+    @Test
+    void theLocalApiAnswersCurlWithTheIdentityAndNamesWhatItServes() throws Exception {
+        String api = "http://127.0.0.1:" + web.apiPort();
+
+        Curl.Result identity = Curl.run(api + "/v1/identity");
+        Curl.Result unknown = Curl.run("-X", "POST", "--data", "x", api + "/v1/nothing");
+
+        assertThat(identity.status()).isEqualTo(200);
+        assertThat(identity.header("content-type")).isEqualTo("application/json");
+        JsonNode body = MeshHarness.JSON.readTree(identity.body());
+        assertThat(body.get("spiffeId").asText()).isEqualTo(WEB);
+        assertThat(body.get("ready").asBoolean()).isTrue();
+        assertThat(body.get("serial").asText()).isNotBlank();
+        assertThat(unknown.status()).isEqualTo(404);
+        assertThat(unknown.body()).contains("POST /v1/publish/{topic}");
+    }
 }

@@ -186,12 +186,12 @@ public final class Sidecar implements AutoCloseable {
                         renewals),
                 hello -> ControlPlaneSession.create(channel, hello, translator, tables, identity, state, metrics, backoff, blocking)),
                 "guardian", Props.empty());
-        // The admin and API listeners (Pekko HTTP) bind side by side.
-        CompletionStage<AdminServer> adminBinding = AdminServer.bind(system, readiness, metrics, config.appProbes(),
-                config.adminAddress(), config.adminPort());
+        // The admin and API listeners, on the same Netty server as the data path.
+        CompletionStage<AdminServer> adminBinding = AdminServer.bind(loops, materializer, limits, readiness, metrics,
+                config.appProbes(), config.adminAddress(), config.adminPort());
         KafkaBridge kafka = KafkaBridge.start(system, self, config.service(), app, config.appPort(), config.kafkaBootstrap(), tables,
                 metrics, clock);
-        CompletionStage<LocalApiServer> apiBinding = LocalApiServer.bind(system, identity, readiness, renewals,
+        CompletionStage<LocalApiServer> apiBinding = LocalApiServer.bind(system, loops, limits, identity, readiness, renewals,
                 kafka.publishEndpoint(), config.apiPort());
         AdminServer admin = await(adminBinding,
                 "admin listener on " + config.adminAddress() + ":" + config.adminPort() + " (--admin-port)");

@@ -1,63 +1,66 @@
 package io.trellis.sidecar.admin;
 
 import io.trellis.sidecar.telemetry.ProxyMetrics;
+import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.netty.ListenerLimits;
+import io.trellis.sidecar.transport.netty.NettyHttpServer;
+import io.trellis.sidecar.transport.netty.RequestHandler;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.japi.function.Function;
+import org.apache.pekko.stream.Materializer;
 
 /**
  * The read-only admin listener: {@code /healthz/live}, {@code /healthz/ready} (503 with the reason while not
  * ready), {@code /metrics} (Prometheus text) and {@code /app-health/CONTAINER/KIND} (an injected app's own probes,
- * {@link AppProbes}). Nothing here changes state, so it may bind to every interface.
+ * {@link AppProbes}). Nothing here changes state, so it may bind to every interface. Served by the data path's Netty
+ * server (plaintext HTTP/1.1 or h2c, with its limits), so that no second HTTP engine starts for it.
  */
 public final class AdminServer {
     private static final org.apache.pekko.http.javadsl.model.ContentType PROMETHEUS =
             ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8");
 
-    private final ServerBinding binding;
+    private final NettyHttpServer server;
 
-    private AdminServer(ServerBinding binding) {
-        this.binding = binding;
+    private AdminServer(NettyHttpServer server) {
+        this.server = server;
     }
 
-    /** Binds on {@code address:port}. */
-    public static CompletionStage<AdminServer> bind(ActorSystem<?> system, Readiness readiness, ProxyMetrics metrics,
-            List<String> appProbes, String address, int port) {
+    /** Binds on {@code address:port}, on {@code loops}, within {@code limits}. */
+    public static CompletionStage<AdminServer> bind(EventLoops loops, Materializer materializer, ListenerLimits limits,
+            Readiness readiness, ProxyMetrics metrics, List<String> appProbes, String address, int port) {
         AppProbes probes = new AppProbes(appProbes);
-        return Http.get(system).newServerAt(address, port)
-                .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> {
-                    String path = request.getUri().path();
-                    if (path.startsWith(AppProbes.PREFIX) && request.method().equals(HttpMethods.GET)) {
-                        // The kubelet counts 200-399 as success: a 2xx or 3xx is passed on as 200 (a 204 or 304
-                        // cannot carry the explanation), anything else as it is.
-                        return probes.ask(path).map(answer -> answer.thenApply(status ->
-                                text(status < 400 ? 200 : status, "the app answered " + status + "\n")))
-                                .orElseGet(() -> CompletableFuture.completedFuture(text(404, "no probe " + path + "\n")));
-                    }
-                    return CompletableFuture.completedFuture(respond(request, readiness, metrics));
-                })
+        RequestHandler handler = (request, service, abandoned) -> {
+            request.discardEntityBytes(materializer);
+            String path = request.getUri().path();
+            if (path.startsWith(AppProbes.PREFIX) && request.method().equals(HttpMethods.GET)) {
+                // The kubelet counts 200-399 as success: a 2xx or 3xx is passed on as 200 (a 204 or 304
+                // cannot carry the explanation), anything else as it is.
+                return probes.ask(path).map(answer -> answer.thenApply(status ->
+                        text(status < 400 ? 200 : status, "the app answered " + status + "\n")))
+                        .orElseGet(() -> CompletableFuture.completedFuture(text(404, "no probe " + path + "\n")));
+            }
+            return CompletableFuture.completedFuture(respond(request, readiness, metrics));
+        };
+        return NettyHttpServer.bind(loops, null, handler, materializer, "admin", limits.on("admin", 8 * 1024), address, port, null)
                 .thenApply(AdminServer::new);
     }
 
     /** The bound port. */
     public int port() {
-        return binding.localAddress().getPort();
+        return server.port();
     }
 
-    /** Closes the listener. */
+    /** Closes the listener and its connections. */
     public CompletionStage<?> unbind() {
-        return binding.unbind();
+        return server.close();
     }
 
     private static HttpResponse respond(HttpRequest request, Readiness readiness, ProxyMetrics metrics) {

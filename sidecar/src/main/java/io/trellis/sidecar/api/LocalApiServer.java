@@ -4,6 +4,10 @@ import io.trellis.sidecar.admin.Readiness;
 import io.trellis.sidecar.identity.IdentityRotator;
 import io.trellis.sidecar.identity.WorkloadIdentity;
 import io.trellis.sidecar.kafka.PublishEndpoint;
+import io.trellis.sidecar.transport.EventLoops;
+import io.trellis.sidecar.transport.netty.ListenerLimits;
+import io.trellis.sidecar.transport.netty.NettyHttpServer;
+import io.trellis.sidecar.transport.netty.RequestHandler;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,56 +15,55 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.japi.function.Function;
+import org.apache.pekko.stream.Materializer;
 
 /**
  * The sidecar API for the local app, on 127.0.0.1 only: {@code POST /v1/publish/{topic}} (publish an event to
  * Kafka, see {@link PublishEndpoint}), {@code GET /v1/identity} (who this workload is and until when),
  * {@code POST /v1/identity/renew} (rotate the key and certificate now) and {@code POST /shutdown} (for Jobs: drain
- * and exit once the work is done).
+ * and exit once the work is done). Served by the data path's Netty server (plaintext HTTP/1.1 or h2c, with its limits).
  */
 public final class LocalApiServer {
     private static final String PUBLISH_PREFIX = "/v1/publish/";
-    private final ServerBinding binding;
+    private final NettyHttpServer server;
 
-    private LocalApiServer(ServerBinding binding) {
-        this.binding = binding;
+    private LocalApiServer(NettyHttpServer server) {
+        this.server = server;
     }
 
-    /** Binds on 127.0.0.1:{@code port}. */
-    public static CompletionStage<LocalApiServer> bind(ActorSystem<?> system, WorkloadIdentity identity, Readiness readiness,
-            IdentityRotator.RenewTrigger renewals, PublishEndpoint publish, int port) {
-        return Http.get(system).newServerAt("127.0.0.1", port)
-                .bind((Function<HttpRequest, CompletionStage<HttpResponse>>) request -> {
-                    String path = request.getUri().path();
-                    if (path.startsWith(PUBLISH_PREFIX)) {
-                        // The topic as the app meant it: percent-decoded, and every segment after the prefix.
-                        List<String> segments = new ArrayList<>();
-                        request.getUri().pathSegments().forEach(segments::add);
-                        return publish.publish(request, String.join("/", segments.subList(Math.min(2, segments.size()), segments.size())));
-                    }
-                    request.discardEntityBytes(system);
-                    return CompletableFuture.completedFuture(respond(system, request, identity, readiness, renewals));
-                })
+    /** Binds on 127.0.0.1:{@code port}, on {@code loops}, within {@code limits}. */
+    public static CompletionStage<LocalApiServer> bind(ActorSystem<?> system, EventLoops loops, ListenerLimits limits,
+            WorkloadIdentity identity, Readiness readiness, IdentityRotator.RenewTrigger renewals, PublishEndpoint publish, int port) {
+        Materializer materializer = Materializer.matFromSystem(system);
+        RequestHandler handler = (request, service, abandoned) -> {
+            String path = request.getUri().path();
+            if (path.startsWith(PUBLISH_PREFIX)) {
+                // The topic as the app meant it: percent-decoded, and every segment after the prefix.
+                List<String> segments = new ArrayList<>();
+                request.getUri().pathSegments().forEach(segments::add);
+                return publish.publish(request, String.join("/", segments.subList(Math.min(2, segments.size()), segments.size())));
+            }
+            request.discardEntityBytes(materializer);
+            return CompletableFuture.completedFuture(respond(system, request, identity, readiness, renewals));
+        };
+        return NettyHttpServer.bind(loops, null, handler, materializer, "api", limits.on("api", 8 * 1024), "127.0.0.1", port, null)
                 .thenApply(LocalApiServer::new);
     }
 
     /** The bound port. */
     public int port() {
-        return binding.localAddress().getPort();
+        return server.port();
     }
 
-    /** Closes the listener. */
+    /** Closes the listener and its connections. */
     public CompletionStage<?> unbind() {
-        return binding.unbind();
+        return server.close();
     }
 
     private static HttpResponse respond(ActorSystem<?> system, HttpRequest request, WorkloadIdentity identity,

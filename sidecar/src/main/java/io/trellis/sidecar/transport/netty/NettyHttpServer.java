@@ -140,6 +140,11 @@ public final class NettyHttpServer implements Drainable {
         return EventLoops.whenDone(listener.close());
     }
 
+    /** Stops accepting and closes every connection at once, without draining: for the admin and API listeners. */
+    public CompletionStage<Void> close() {
+        return stopAccepting().thenCompose(stopped -> EventLoops.whenDone(connections.close()));
+    }
+
     @Override
     public CompletionStage<Void> drain(Duration deadline) {
         for (Channel connection : connections) {

@@ -172,10 +172,13 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        // Between requests, while a request's body nobody reads (none was declared) is still to end, and while the
-        // body's buffer has room.
+        // Between requests, while a request's body nobody reads (none was declared) is still to end, while the
+        // body's buffer has room, and over HTTP/1.1 while the answer is awaited: what arrives then is the next
+        // request, held (and reading paused) until this one is answered. Reading on keeps the connection's read
+        // interest armed, where pausing it and asking again cost two epoll_ctl calls per request.
         if (held.isEmpty() && (current == null || current.requestBody == null && !current.requestEnded
-                || current.requestBody != null && current.requestBody.wantsMore())) {
+                || current.requestBody != null && current.requestBody.wantsMore()
+                || !http2 && current.requestEnded && current.upgrade == null)) {
             ctx.read();
         }
         ctx.fireChannelReadComplete();

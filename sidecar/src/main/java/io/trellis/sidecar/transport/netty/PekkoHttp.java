@@ -56,6 +56,9 @@ final class PekkoHttp {
      */
     static final org.apache.pekko.http.javadsl.model.AttributeKey<Long> DECLARED_LENGTH =
             org.apache.pekko.http.javadsl.model.AttributeKey.create("trellis-declared-length", Long.class);
+    /** The distinct values a sidecar sees are few (its services, its app's media types); 256 of each are kept. */
+    private static final ParsedValues<ContentType> CONTENT_TYPES = new ParsedValues<>(ContentTypes::parse, 256);
+    private static final ParsedValues<HttpHeader> HOSTS = new ParsedValues<>(host -> HttpHeader.parse("Host", host), 256);
     /** Methods whose requests carry no body unless they say so: an empty one gets no {@code Content-Length: 0}. */
     private static final Set<String> BODYLESS = Set.of("GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT");
 
@@ -169,7 +172,7 @@ final class PekkoHttp {
             String name = header.getKey().toLowerCase(Locale.ROOT);
             if (name.equals("content-type")) {
                 try {
-                    contentType = ContentTypes.parse(header.getValue());
+                    contentType = CONTENT_TYPES.parse(header.getValue());
                 } catch (RuntimeException unparsable) {
                     if (request) {
                         throw new IllegalArgumentException("Content-Type '" + header.getValue() + "' cannot be parsed");
@@ -289,7 +292,7 @@ final class PekkoHttp {
         Converted converted = convert(head.headers(), true, origin.underscores());
         request = request.addHeaders(converted.headers());
         if (converted.authority() != null) {
-            request = request.addHeader(HttpHeader.parse("Host", converted.authority()));
+            request = request.addHeader(HOSTS.parse(converted.authority()));
         }
         if (origin.tls() != null) {
             request = request.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.sslSession,

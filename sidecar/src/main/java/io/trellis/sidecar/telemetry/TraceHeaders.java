@@ -31,13 +31,16 @@ public final class TraceHeaders {
     /** {@code request} with a request id and a valid traceparent. */
     public static HttpRequest ensure(HttpRequest request) {
         HttpRequest out = request;
-        if (header(request, REQUEST_ID).filter(id -> !id.isBlank() && id.length() <= 200).isEmpty()) {
-            out = out.removeHeader(REQUEST_ID).addHeader(RawHeader.create(REQUEST_ID, newRequestId()));
+        Optional<String> id = header(request, REQUEST_ID);
+        if (id.filter(value -> !value.isBlank() && value.length() <= 200).isEmpty()) {
+            // Removing copies the header list: only a present (unusable) value is removed.
+            out = (id.isPresent() ? out.removeHeader(REQUEST_ID) : out).addHeader(RawHeader.create(REQUEST_ID, newRequestId()));
         }
         Optional<String> traceparent = header(request, TRACEPARENT);
         if (traceparent.isEmpty() || !VALID_TRACEPARENT.matcher(traceparent.get()).matches()
                 || traceparent.get().startsWith("ff")) {
-            out = out.removeHeader(TRACEPARENT).addHeader(RawHeader.create(TRACEPARENT, newTraceparent()));
+            out = (traceparent.isPresent() ? out.removeHeader(TRACEPARENT) : out)
+                    .addHeader(RawHeader.create(TRACEPARENT, newTraceparent()));
         }
         return out;
     }

@@ -50,4 +50,15 @@ class TraceHeadersTest {
         assertThat(TraceHeaders.traceparent(kept)).isEqualTo(valid);
         assertThat(TraceHeaders.traceparent(replaced)).matches(W3C).isNotEqualTo(valid);
     }
+
+    @Test
+    void anUnusableIdOrTraceparentIsReplacedByExactlyOneNewHeader() {
+        HttpRequest request = TraceHeaders.ensure(HttpRequest.GET("/x").addHeader(RawHeader.create("x-request-id", " "))
+                .addHeader(RawHeader.create("traceparent", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")));
+
+        assertThat(request.getHeaders()).filteredOn(header -> header.is("x-request-id")).hasSize(1);
+        assertThat(request.getHeaders()).filteredOn(header -> header.is("traceparent")).hasSize(1);
+        assertThat(TraceHeaders.requestId(request)).isNotBlank();
+        assertThat(TraceHeaders.traceparent(request)).matches(W3C);
+    }
 }

@@ -49,7 +49,7 @@ public final class AdminServer {
             }
             return CompletableFuture.completedFuture(respond(request, readiness, metrics));
         };
-        return NettyHttpServer.bind(loops, null, handler, materializer, "admin", limits.on("admin", 8 * 1024), address, port, null)
+        return NettyHttpServer.bind(loops, null, handler, materializer, "admin", limits.on("admin"), address, port, null)
                 .thenApply(AdminServer::new);
     }
 

@@ -52,7 +52,7 @@ public final class LocalApiServer {
             request.discardEntityBytes(materializer);
             return CompletableFuture.completedFuture(respond(system, request, identity, readiness, renewals));
         };
-        return NettyHttpServer.bind(loops, null, handler, materializer, "api", limits.on("api", 8 * 1024), "127.0.0.1", port, null)
+        return NettyHttpServer.bind(loops, null, handler, materializer, "api", limits.on("api"), "127.0.0.1", port, null)
                 .thenApply(LocalApiServer::new);
     }
 

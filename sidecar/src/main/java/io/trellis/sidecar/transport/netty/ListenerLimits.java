@@ -31,6 +31,11 @@ public record ListenerLimits(String direction, UnderscoreHeaders underscores, in
         return new ListenerLimits("", underscores, 8 * 1024, maxConnections, events);
     }
 
+    /** These limits for one listener, with the operator's header budget. */
+    public ListenerLimits on(String listenerDirection) {
+        return on(listenerDirection, maxHeaderBytes);
+    }
+
     /** These limits for one listener. */
     public ListenerLimits on(String listenerDirection, int listenerMaxHeaderBytes) {
         return new ListenerLimits(listenerDirection, underscores, listenerMaxHeaderBytes, maxConnections, events);

@@ -124,7 +124,7 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!http2 && msg instanceof io.netty.handler.codec.http.HttpObject
-                && (!held.isEmpty() || current != null && current.requestEnded && current.upgrade == null)) {
+                && (!held.isEmpty() || awaitingAnswer())) {
             held.add(msg);
             return;
         }
@@ -178,10 +178,15 @@ final class ServerExchange extends ChannelInboundHandlerAdapter {
         // interest armed, where pausing it and asking again cost two epoll_ctl calls per request.
         if (held.isEmpty() && (current == null || current.requestBody == null && !current.requestEnded
                 || current.requestBody != null && current.requestBody.wantsMore()
-                || !http2 && current.requestEnded && current.upgrade == null)) {
+                || !http2 && awaitingAnswer())) {
             ctx.read();
         }
         ctx.fireChannelReadComplete();
+    }
+
+    /** The current request was read to its end and its answer is not out yet (an upgrade's bytes flow on instead). */
+    private boolean awaitingAnswer() {
+        return current != null && current.requestEnded && current.upgrade == null;
     }
 
     @Override
